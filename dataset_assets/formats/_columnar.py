@@ -7,7 +7,7 @@ from typing import Callable, Mapping, Protocol
 import numpy as np
 import tensorflow as tf
 
-from ..columns import COUNT, Layout, iter_batches
+from ..columns import COUNT, Layout, iter_batches, map_plain
 from ..fingerprint import Fingerprinter
 from ..progress import Progress
 
@@ -22,12 +22,21 @@ class StreamSink(Protocol):
 def write_streams(
     dataset: tf.data.Dataset,
     layout: Layout,
-    open_sink: Callable[[str, np.dtype, tuple], StreamSink],
+    open_sink: Callable[[str, np.dtype, tuple, int | None], StreamSink],
     fingerprinter: Fingerprinter,
     what: str,
 ) -> None:
-    """Encode `dataset` batch by batch and append each stream to its sink."""
-    sinks = {col.key(s): open_sink(col.key(s), col.stream_dtype(s), col.stream_inner_shape(s)) for col, s in layout.stream_keys()}
+    """Encode `dataset` batch by batch and append each stream to its sink.
+
+    Sinks are opened with the stream's final row count where the dataset's cardinality
+    gives it (None otherwise); the count is a promise of the source, so sinks check it.
+    """
+    n = int(dataset.cardinality())
+    n = n if n >= 0 else None
+    sinks = {
+        col.key(s): open_sink(col.key(s), col.stream_dtype(s), col.stream_inner_shape(s), col.stream_rows(s, n))
+        for col, s in layout.stream_keys()
+    }
     progress = Progress(what)
     try:
         for batch in iter_batches(dataset, layout):
@@ -74,10 +83,10 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
         return streams
 
     ds = tf.data.Dataset.range(len(starts))
-    ds = ds.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(layout.decode_chunk, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    ds = map_plain(ds, to_dict)
+    ds = map_plain(ds, layout.decode_chunk).unbatch()
     if layout.needs_finish:
-        ds = ds.map(layout.finish_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = map_plain(ds, layout.finish_element)
     return ds.apply(tf.data.experimental.assert_cardinality(num_elements))
 
 

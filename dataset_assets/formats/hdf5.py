@@ -58,7 +58,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
         f.attrs["dataset_assets.library_version"] = __version__
         f.attrs["dataset_assets.streams"] = json.dumps([col.key(s) for col, s in layout.stream_keys()])
 
-        def open_sink(key, dtype, inner_shape):
+        def open_sink(key, dtype, inner_shape, rows):
             names[key] = key
             return _H5Stream(f, key, dtype, inner_shape, options)
 

@@ -1,13 +1,14 @@
 """`npy`: one `.npy` file per stream, memory-mapped on load, never pickled.
 
-Files are written in one streaming pass: the header is reserved up front and filled in
-with the final shape when the stream ends, so no data is held in memory or copied twice.
+Files are written in one streaming pass, nothing held in memory. Where the dataset's
+cardinality gives a stream's row count in advance, the final header goes first and the
+file's SHA-256 is computed on the way out; otherwise the header is reserved, filled in
+when the stream ends, and the file hashed by reading it back.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,8 @@ def check(layout: Layout, options: dict) -> dict:
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     sinks: dict[str, _NpyStream] = {}
 
-    def open_sink(key, dtype, inner_shape):
-        sinks[key] = _NpyStream(directory / f"{key}.npy", dtype, inner_shape)
+    def open_sink(key, dtype, inner_shape, rows):
+        sinks[key] = _NpyStream(directory / f"{key}.npy", dtype, inner_shape, rows)
         return sinks[key]
 
     write_streams(dataset, layout, open_sink, fingerprinter, f"save npy {directory.name}")
@@ -52,16 +53,18 @@ def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset
 
 
 class _NpyStream:
-    def __init__(self, path: Path, dtype: np.dtype, inner_shape: tuple):
+    def __init__(self, path: Path, dtype: np.dtype, inner_shape: tuple, expected_rows: int | None = None):
         self.path, self.dtype, self.inner_shape = path, np.dtype(dtype), tuple(inner_shape)
+        self.expected_rows = expected_rows
         self.rows = 0
         self.file = open(path, "wb")
-        self.file.write(self._header())
+        header = self._header(expected_rows or 0)
+        self.file.write(header)
+        self._hash = hashlib.sha256(header) if expected_rows is not None else None
         self.sha256 = ""
 
-    def _header(self) -> bytes:
-        shape = (self.rows, *self.inner_shape)
-        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape}
+    def _header(self, rows: int) -> bytes:
+        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *self.inner_shape)}
         body = repr(d).encode("latin1")
         pad = _HEADER_BYTES - 10 - len(body) - 1
         if pad < 0:
@@ -72,17 +75,20 @@ class _NpyStream:
         array = np.ascontiguousarray(array, dtype=self.dtype)
         self.rows += array.shape[0] if array.ndim else 1
         self.file.write(array.data)
+        if self._hash is not None:
+            self._hash.update(array.data)
 
     def close(self) -> None:
         if self.file.closed:
             return
-        header = self._header()
+        if self.rows == self.expected_rows:  # the header written first was right, the hash is done
+            self.file.close()  # durability: staging syncs the whole artifact once before it goes live
+            self.sha256 = self._hash.hexdigest()
+            return
+        header = self._header(self.rows)  # count unknown up front (or the source's cardinality was wrong)
         self.file.seek(0)
         self.file.write(header)
-        self.file.flush()
-        os.fsync(self.file.fileno())
         self.file.close()
-        # the file digest covers the final header, which is only known now
         h = hashlib.sha256(header)
         with open(self.path, "rb") as f:
             f.seek(len(header))

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from ..columns import COUNT, Layout, batch_size_for, iter_batches
+from ..columns import COUNT, Layout, batch_size_for, iter_batches, map_plain
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, safe_member
 from ..progress import Progress
@@ -266,7 +266,7 @@ def _image_batches(dataset, layout: Layout, plan: _Plan, options: dict):
     pair = Layout((layout.element_spec, tf.TensorSpec([], tf.string)))
     bytes_col = pair.columns[-1]
     size = min(batch_size_for(pair), 512 if layout.leaves[plan.main].columns[0].fixed else 64)
-    stored = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    stored = map_plain(dataset, encode)
     for batch in iter_batches(stored, pair, size):
         out = {COUNT: batch[COUNT]}
         for col, pcol in zip(layout.columns, pair.columns):
@@ -387,9 +387,7 @@ def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool) -
     if plan.kind == "paths":
         ds = tf.data.Dataset.from_tensor_slices(layout.pack(flat))
     else:
-        ds = tf.data.Dataset.from_tensor_slices(flat).map(
-            _decoder(layout, plan, details["image_format"]), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
+        ds = map_plain(tf.data.Dataset.from_tensor_slices(flat), _decoder(layout, plan, details["image_format"]))
     return ds.apply(tf.data.experimental.assert_cardinality(n)).prefetch(tf.data.AUTOTUNE)
 
 

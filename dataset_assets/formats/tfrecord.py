@@ -6,8 +6,8 @@ the flattened tensor's little-endian bytes. A column whose shape varies has a co
 `<name>#shape` int64 feature. The parse spec is written to the manifest's details.
 
 Writing is batched end to end: numpy lays out the protobuf wire format of a whole block of
-Examples side by side and computes all their TFRecord CRC-32C checksums in one vectorised
-pass, so no Python runs per element (`tf.io.encode_proto` was ~0.5 µs per record per
+Examples side by side (their CRC-32C checksums come from google-crc32c, one C call per
+record), so no Python builds anything per element (`tf.io.encode_proto` was ~0.5 µs per record per
 nested message, too slow). Block `b` goes to file `b % num_shards` (or, with `shard_bytes`,
 blocks fill one file after another), so `interleave(cycle_length, block_length)` over the
 files restores the saved order exactly.
@@ -20,10 +20,11 @@ import os
 import zlib
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 import tensorflow as tf
 
-from ..columns import COUNT, Column, Layout, batch_size_for, iter_batches
+from ..columns import COUNT, Column, Layout, batch_size_for, iter_batches, map_plain
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, safe_member
 from ..progress import Progress
@@ -155,8 +156,7 @@ class _Encoder:
         record_len = 1 + _varint_len(total) + total
         head = np.empty(n, dtype=[("len", "<u8"), ("crc", "<u4")])
         head["len"] = record_len
-        words = record_len.astype("<u8").view("<u4").reshape(n, 2)
-        head["crc"] = _mask(~_apply(_SLICING, _apply(_SLICING, ~words[:, 0]) ^ words[:, 1]))
+        head["crc"] = _mask(_crc_u64(record_len))
         head = _Piece(head.view(np.uint8).reshape(n, 12))
         framed = _assemble([head, _const(n, b"\x0a"), _varint(total), *pieces, _const(n, b"\0\0\0\0")], n)[0]
         starts = np.concatenate([[0], np.cumsum(record_len + 16)[:-1]]) + 12
@@ -313,90 +313,41 @@ def _payload(col: Column, batch: dict, sizes: np.ndarray, n: int) -> _Piece:
     return _blob(flat.reshape(-1).view(np.uint8), sizes * flat.dtype.itemsize)
 
 
-# --- CRC-32C (the TFRecord checksum), vectorised -------------------------------------------------
+# --- CRC-32C (the TFRecord checksum) ---------------------------------------------------------------
 
 
-def _crc_tables():
+def _crc_table() -> list[np.ndarray]:
     t = np.arange(256, dtype=np.uint32)
     for _ in range(8):
         t = np.where(t & 1, (t >> 1) ^ np.uint32(0x82F63B78), t >> 1).astype(np.uint32)
     slicing = [t]  # slicing-by-4: the table of a byte followed by k zero bytes
     for _ in range(3):
         slicing.append((slicing[-1] >> 8) ^ t[slicing[-1] & 0xFF])
-    x = np.arange(256, dtype=np.uint32)
-    shifts = [[t[(x << (8 * i)) & 0xFF] ^ ((x << (8 * i)) >> 8) for i in range(4)]]  # feed one zero byte
-    while len(shifts) < 48:  # feed 2**b zero bytes: the previous map applied twice
-        shifts.append([_apply(shifts[-1], v) for v in shifts[-1]])
-    return t, slicing[::-1], shifts
+    return slicing[::-1]
+
+
+_SLICING = _crc_table()
+
+
+def _crc_u64(values: np.ndarray) -> np.ndarray:
+    """CRC-32C of every 8-byte little-endian value (the record length headers), vectorised."""
+    words = values.astype("<u8").view("<u4").reshape(-1, 2)
+    return ~_apply(_SLICING, _apply(_SLICING, ~words[:, 0]) ^ words[:, 1])
 
 
 def _apply(tables, v):
-    """A GF(2)-linear map on uint32 states, given as one table per byte position."""
     return tables[0][v & 0xFF] ^ tables[1][(v >> 8) & 0xFF] ^ tables[2][(v >> 16) & 0xFF] ^ tables[3][v >> 24]
 
 
-_T0, _SLICING, _SHIFTS = _crc_tables()
-# slicing-by-4 with the tables merged pairwise over 16-bit indices: half the gathers per word
-_LO16 = (_SLICING[1][:, None] ^ _SLICING[0][None, :]).reshape(-1)
-_HI16 = (_SLICING[3][:, None] ^ _SLICING[2][None, :]).reshape(-1)
-_CHUNK = 128
+def _crc_ranges(buf: np.ndarray, starts, lens) -> np.ndarray:
+    """CRC-32C of buf[starts[i] : starts[i] + lens[i]] for every i.
 
-
-def _zero_shift(v: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """Each CRC state after feeding it `nbytes` zero bytes (binary powers of the one-byte map)."""
-    v = np.array(v, np.uint32)
-    nbytes = np.asarray(nbytes, np.int64)
-    bits = int(np.bitwise_or.reduce(nbytes)) if len(nbytes) else 0
-    for b in range(bits.bit_length()):
-        if (bits >> b) & 1:
-            sel = np.flatnonzero((nbytes >> b) & 1)
-            v[sel] = _apply(_SHIFTS[b], v[sel])
-    return v
-
-
-_SHIFT_BY = np.stack(  # flat [r, byte position, byte]: the map "feed r < _CHUNK zero bytes", every r
-    [[_zero_shift(np.arange(256, dtype=np.uint32) << (8 * k), np.full(256, r)) for k in range(4)] for r in range(_CHUNK)]
-).reshape(-1)
-
-
-def _crc_ranges(buf: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """CRC-32C of buf[starts[i] : starts[i] + lens[i]] for every i, in one pass over `buf`.
-
-    CRCs are linear: with P(p) the zero-initialised CRC of buf[:p], the CRC of buf[a:b] is
-    P(b) ^ P(a) shifted by b - a zero bytes, corrected for the all-ones initial value.
-    P is known at every chunk boundary (chunks hashed side by side, then a prefix scan)
-    and at every word inside a chunk; the last 0-3 bytes are fed one at a time.
+    google-crc32c uses the CPU's CRC instructions: ~0.5 us per record plus ~0.01 ns per byte
+    here, 4x (300-byte records) to 9x (12 KB records) faster than a vectorised numpy CRC.
     """
-    m = -(-len(buf) // _CHUNK) + 1
-    padded = np.zeros((m + 1) * _CHUNK, np.uint8)
-    padded[: len(buf)] = buf
-    words = padded[: m * _CHUNK].view("<u4").reshape(m, _CHUNK // 4)
-    states = np.zeros((_CHUNK // 4 + 1, m), np.uint32)  # states[w, q]: CRC of chunk q's first w words
-    for j in range(_CHUNK // 4):
-        v = states[j] ^ words[:, j]
-        states[j + 1] = _LO16[v & 0xFFFF] ^ _HI16[v >> 16]
-    prefix = states[-1].copy()
-    d = 1
-    while d < m:  # Hillis-Steele scan: prefix[q] = CRC of chunks 0..q
-        prefix[d:] ^= _apply(_SHIFTS[(d * _CHUNK).bit_length() - 1], prefix[:-d])
-        d *= 2
-    prefix = np.concatenate([[0], prefix]).astype(np.uint32)
-
-    def at(p):
-        q, r = p // _CHUNK, p % _CHUNK
-        local = states[r // 4, q]
-        for b in range(3):
-            sel = np.flatnonzero(r % 4 > b)
-            byte = padded[q[sel] * _CHUNK + r[sel] // 4 * 4 + b]
-            local[sel] = _T0[(local[sel] ^ byte) & 0xFF] ^ (local[sel] >> 8)
-        v, base = prefix[q], r * 1024
-        shifted = _SHIFT_BY[base + (v & 0xFF)] ^ _SHIFT_BY[base + 256 + ((v >> 8) & 0xFF)]
-        shifted ^= _SHIFT_BY[base + 512 + ((v >> 16) & 0xFF)] ^ _SHIFT_BY[base + 768 + (v >> 24)]
-        return shifted ^ local
-
-    starts, lens = np.asarray(starts, np.int64), np.asarray(lens, np.int64)
-    # CRC(a..b) = ~(P(b) ^ shift(P(a), b - a) ^ shift(~0, b - a)); the two shifts are one by linearity
-    return ~(at(starts + lens) ^ _zero_shift(~at(starts), lens))
+    data = buf.tobytes()
+    ranges = zip(np.asarray(starts).tolist(), np.asarray(lens).tolist())
+    return np.fromiter((google_crc32c.value(data[a : a + n]) for a, n in ranges), np.uint32, len(starts))
 
 
 def _mask(crc: np.ndarray) -> np.ndarray:
@@ -481,7 +432,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset
             return tf.data.TFRecordDataset(files, compression, buffer_size=1 << 20)
         # block b is in file b % cycle: a deterministic parallel interleave restores the order
         return tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string)).interleave(
-            lambda f: tf.data.TFRecordDataset(f, compression, buffer_size=1 << 20),
+            tf.autograph.experimental.do_not_convert(lambda f: tf.data.TFRecordDataset(f, compression, buffer_size=1 << 20)),
             cycle_length=cycle,
             block_length=block,
             num_parallel_calls=cycle,
@@ -504,9 +455,9 @@ def _decode(records: tf.data.Dataset, layout: Layout, names: list[str]) -> tf.da
     def decode(serialized):
         return layout.decode_chunk(_to_streams(layout, names, tf.io.parse_example(serialized, spec), serialized))
 
-    ds = records.batch(batch).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+    ds = map_plain(records.batch(batch), decode).unbatch()
     if layout.needs_finish:
-        ds = ds.map(layout.finish_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = map_plain(ds, layout.finish_element)
     return ds
 
 

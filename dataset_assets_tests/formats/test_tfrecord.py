@@ -340,8 +340,8 @@ def _crc32c_reference(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def test_vectorised_crc32c_matches_the_definition():
-    from dataset_assets.formats.tfrecord import _crc_ranges
+def test_crc32c_matches_the_definition():
+    from dataset_assets.formats.tfrecord import _crc_ranges, _crc_u64
 
     buf = np.frombuffer(b"xx123456789", np.uint8)
     assert _crc_ranges(buf, [2], [9]).tolist() == [0xE3069283]  # the CRC-32C check value
@@ -351,3 +351,5 @@ def test_vectorised_crc32c_matches_the_definition():
     lens = np.concatenate([rng.integers(0, 1500, 37), [0, 1, 1500]])
     expected = [_crc32c_reference(buf[a : a + n].tobytes()) for a, n in zip(starts, lens)]
     assert _crc_ranges(buf, starts, lens).tolist() == expected
+    lengths = np.array([0, 1, 300, 2**40 + 7], np.uint64)
+    assert _crc_u64(lengths).tolist() == [_crc32c_reference(int(v).to_bytes(8, "little")) for v in lengths]
