@@ -106,7 +106,12 @@ def _prepare(task: dict):
     method = methods.BY_NAME[task["method"]]
     extra = (task["method"],) if method.kind == "ours" else ()
     wl, path = task["workload"], Path(task["path"]) if task.get("path") else None
+    import importlib
+
     import tensorflow  # noqa: F401  (imported before the clock in every case)
+
+    for module in method.imports:
+        importlib.import_module(module)
 
     if op == "write":
         arrays = workloads.make_arrays(wl, task["n"])

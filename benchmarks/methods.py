@@ -24,6 +24,7 @@ class Method:
     read: str | None = None  # "module:function" taking (path or arrays, workload) -> batched dataset
     source: str = "dataset"  # what write() is given: the unbatched "dataset" or the raw "arrays"
     reads_from: str | None = None  # read the files another method wrote (same workload)
+    imports: tuple[str, ...] = ()  # modules imported before the clock starts (a one-off cost per process)
     note: str = ""
 
     @property
@@ -50,7 +51,7 @@ METHODS = [
     Method("h5_generator", "baseline", write="benchmarks.baselines:h5_write", read="benchmarks.baselines:h5_generator_read", source="arrays",
            note="h5py create_dataset; from_generator over the rows"),
     Method("keras_png", "baseline", IMAGES_ONLY, write="benchmarks.baselines:png_folder_write", read="benchmarks.baselines:keras_read",
-           source="arrays", note="PIL loop into class folders; keras image_dataset_from_directory"),
+           source="arrays", imports=("keras",), note="PIL loop into class folders; keras image_dataset_from_directory"),
     Method("png_parallel", "baseline", IMAGES_ONLY, read="benchmarks.baselines:png_parallel_read", reads_from="keras_png",
            note="the same PNG files: list_files + map(decode_png, AUTOTUNE)"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,21 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
     except (ValueError, TypeError, KeyError) as e:
         raise ArtifactError(f"{path} is not a readable manifest ({e}); re-create the artifact with save()") from e
     for entry in manifest.files:
-        safe_member(directory, entry.path)
+        _check_member(directory, entry.path)
     return manifest
 
 
 def safe_member(root: Path, relative: str) -> Path:
     """Resolve a path named inside an artifact, refusing anything that leaves the artifact."""
-    # plain string checks: this runs for every file on every load (10k images -> 10k calls)
+    return Path(root, _check_member(root, relative))
+
+
+def _check_member(root, relative: str) -> str:
+    # plain string checks, no Path objects: this runs for every file on every load (10k images -> 10k calls)
     parts = relative.split("/")
     if not relative or relative.startswith("/") or "\\" in relative or ".." in parts or "" in parts:
         raise ArtifactError(f"{root}: manifest names {relative!r}, which points outside the artifact; refusing it")
-    return Path(root, relative)
+    return relative
 
 
 def file_sha256(path: Path) -> str:
@@ -113,12 +118,17 @@ def list_files(directory: Path, known: dict[str, str] | None = None) -> list[Fil
 def check_files(directory: Path, manifest: Manifest, checksums: bool) -> list[str]:
     """Problems found with the files a manifest lists: missing, wrong size, and (optionally) wrong checksum."""
     problems = []
+    root = os.fspath(directory)
     for entry in manifest.files:
-        path = safe_member(directory, entry.path)
-        if not path.is_file():
+        path = os.path.join(root, _check_member(directory, entry.path))
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
             problems.append(f"{path}: file is missing (the manifest lists it)")
             continue
-        size = path.stat().st_size
+        size = st.st_size
         if size != entry.bytes:
             problems.append(f"{path}: size is {size} bytes, the manifest says {entry.bytes} (truncated or replaced)")
         elif checksums and file_sha256(path) != entry.sha256:
