@@ -57,9 +57,10 @@ def _fingerprinted(dataset: tf.data.Dataset, layout: Layout, fingerprinter, prog
     Batch, hash the batch's streams in Python (a sequential map, so in order), unbatch:
     ~1 us per element, where reading the snapshot back to fingerprint it cost ~10 us per
     element (TF's snapshot reader). None where batch + unbatch would not give back the same
-    element_spec (layouts with variable-shape dense leaves); those are read back instead.
+    element_spec (variable-shape dense leaves) or would crash (TF's unbatch segfaults on
+    zero-size tensors); those are read back instead.
     """
-    if not layout.batches_directly:
+    if not layout.batches_directly or any(col.empty for col in layout.columns):
         return None
 
     def tap(*batch):
