@@ -52,3 +52,15 @@ def test_intact_artifact_verifies(artifact):
     path, _ = artifact
     report = da.verify(path, _images())
     assert report.ok, report.problems
+
+
+def test_npy_file_of_another_dtype_is_refused(tmp_path):
+    # same size, valid .npy, wrong dtype: a swapped file must not be read as the spec's numbers
+    da.save(tf.data.Dataset.from_tensor_slices(np.arange(8, dtype=np.float32)), tmp_path / "art", format="npy")
+    victim = next((tmp_path / "art").glob("*.values.npy"))
+    victim.write_bytes(victim.read_bytes().replace(b"'<f4'", b"'<i4'", 1))
+    manifest = da.read_manifest(tmp_path / "art")
+    entry = next(f for f in manifest.files if f.path == victim.name)
+    assert victim.stat().st_size == entry.bytes  # only the header's dtype differs
+    with pytest.raises(da.ArtifactError, match="int32"):
+        da.load(tmp_path / "art")
