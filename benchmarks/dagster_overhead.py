@@ -2,7 +2,8 @@
 
 "Direct" mirrors what the job does with the library on the demo data: read the raw
 sources, save each dataset as npy and verify it, then save every artifact the code location
-defines from the loaded dataset, verify its checksums and verify it against its source.
+defines from the loaded dataset, verify its checksums and verify it against its source, then
+fit, build, save and rebuild every pipeline recipe (the `pipelines` group and its checks).
 Both run in fresh processes; the timed part excludes imports, and the whole-process
 times (imports included) are reported too.
 """
@@ -40,7 +41,11 @@ def prepare(task: dict):
     from dataset_assets.defs.artifacts import ARTIFACT_FORMATS
     from dataset_assets.defs.datasets import image_dataset_from_folder
     from dataset_assets.defs.raw import read_numeric, read_table, scan_images
+    from dataset_assets.defs.recipes import PIPELINES, RECIPES_DIR, _content
     from dataset_assets.defs.resources import RawData
+    from dataset_assets.recipes import Recipe
+    from dataset_assets.recipes.pipeline import open_pipeline, write_pipeline
+    from dataset_assets.spec import spec_to_json
 
     def direct():
         raw = RawData()
@@ -65,6 +70,18 @@ def prepare(task: dict):
                 da.save(source, target, format=fmt, overwrite=True)
                 ok &= da.verify(target).ok and da.verify(target, source).ok
                 saved, checks = saved + 1, checks + 2
+        for name, artifact in PIPELINES.items():
+            recipe_file, artifact_dir = RECIPES_DIR / f"{name}.yaml", base / artifact
+            source = Recipe.load(recipe_file)
+            fitted = source.fit(da.load(artifact_dir))
+            built = fitted.apply(da.load(artifact_dir), source_id=da.read_manifest(artifact_dir).fingerprint)
+            elements, count = _content(built)
+            pointer = write_pipeline(f"{name}_pipeline", artifact_dir, fitted, source_recipe=str(recipe_file),
+                                     source_recipe_fingerprint=source.fingerprint, elements_fingerprint=elements,
+                                     num_elements=count, element_spec=spec_to_json(built.element_spec))
+            rebuilt, _, _ = open_pipeline(pointer, verified=False)
+            ok &= _content(rebuilt) == (elements, count)
+            saved, checks = saved + 1, checks + 1
         return {"artifacts": saved + len(sources), "checks_passed": checks if ok else None, "exit_code": 0 if ok else 1}
 
     return direct
