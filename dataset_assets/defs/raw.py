@@ -196,19 +196,23 @@ def _schema(columns: dict[str, np.ndarray]) -> TableSchema:
     return TableSchema(columns=[TableColumn(name, "string" if a.dtype == object else f"{a.dtype}{list(a.shape[1:]) or ''}") for name, a in columns.items()])
 
 
-@asset(group_name="raw", kinds={"numpy"}, description="A numeric array file (.npz/.npy/.csv): one record per row.")
-def raw_numeric(context: AssetExecutionContext, raw_data: RawData) -> MaterializeResult:
-    data, digest = read_numeric(raw_data.numeric_path)
-    arrays = data if isinstance(data, dict) else {"(rows)": data}
+def _columns_result(path, columns: dict[str, np.ndarray], digest: str) -> MaterializeResult:
+    """A raw file of columns: row count, schema and content digest (also its data version)."""
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(raw_data.numeric_path)),
-            "dagster/row_count": len(next(iter(arrays.values()))),
-            "dagster/column_schema": _schema(arrays),
+            "path": MetadataValue.path(str(path)),
+            "dagster/row_count": len(next(iter(columns.values()))),
+            "dagster/column_schema": _schema(columns),
             "sha256": digest,
         },
         data_version=DataVersion(digest),
     )
+
+
+@asset(group_name="raw", kinds={"numpy"}, description="A numeric array file (.npz/.npy/.csv): one record per row.")
+def raw_numeric(context: AssetExecutionContext, raw_data: RawData) -> MaterializeResult:
+    data, digest = read_numeric(raw_data.numeric_path)
+    return _columns_result(raw_data.numeric_path, data if isinstance(data, dict) else {"(rows)": data}, digest)
 
 
 @asset(group_name="raw", kinds={"file"}, description="A folder of images, one subfolder per class.")
@@ -233,12 +237,4 @@ def raw_images(context: AssetExecutionContext, raw_data: RawData) -> Materialize
 @asset(group_name="raw", kinds={"csv"}, description="A CSV of records with number and text columns, read with pandas.")
 def raw_table(context: AssetExecutionContext, raw_data: RawData) -> MaterializeResult:
     columns, digest = read_table(raw_data.table_path)
-    return MaterializeResult(
-        metadata={
-            "path": MetadataValue.path(str(raw_data.table_path)),
-            "dagster/row_count": len(next(iter(columns.values()))),
-            "dagster/column_schema": _schema(columns),
-            "sha256": digest,
-        },
-        data_version=DataVersion(digest),
-    )
+    return _columns_result(raw_data.table_path, columns, digest)
