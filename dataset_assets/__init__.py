@@ -3,13 +3,14 @@
 The format layer: it never imports Dagster (the code location in `dataset_assets.defs` builds on it).
 """
 
-from .api import load, save
+from .api import load, read_manifest, save, versions
 from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, UnsupportedDatasetError
 from .fingerprint import fingerprint
 from .formats import FORMATS
 from .home import load_asset
 from .integrity import VerifyReport, verify
-from .manifest import Manifest, read_manifest
+from .manifest import Manifest
+from .storage import VersionInfo
 from .recipes import Recipe, transform
 from .version import __version__
 
@@ -22,6 +23,7 @@ __all__ = [
     "Recipe",
     "UnsupportedDatasetError",
     "VerifyReport",
+    "VersionInfo",
     "__version__",
     "fingerprint",
     "load",
@@ -30,4 +32,5 @@ __all__ = [
     "save",
     "transform",
     "verify",
+    "versions",
 ]

@@ -1,10 +1,12 @@
-"""`save` and `load`: the two calls most users need."""
+"""`save`, `load`, `versions`, `read_manifest`: the calls most users need."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
@@ -13,23 +15,30 @@ from . import formats
 from .columns import Layout
 from .errors import ArtifactError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
-from .manifest import Manifest, check_files, list_files, read_manifest, to_jsonable
+from .loaded import LoadedDataset
+from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, parse_manifest, to_jsonable
 from .spec import spec_to_json
-from .staging import recover, staged_directory
+from .storage import ArtifactStore, Location, Resolved, VersionInfo
 from .version import __version__
+
+DEFAULT_KEEP = 3
 
 
 def save(
     dataset: tf.data.Dataset,
-    path: str | os.PathLike,
+    path,
     format: str = "tfrecord",
     overwrite: bool = False,
+    *,
+    keep: int = DEFAULT_KEEP,
+    storage_options: dict | None = None,
     **format_options,
 ) -> Manifest:
-    """Write a finite dataset to the directory `path` in `format`; returns the artifact's manifest.
+    """Write a finite dataset as a new version of the artifact at `path` and commit it; returns its manifest.
 
-    The artifact appears atomically: until `save` returns, `path` holds the previous
-    artifact (or nothing), never a partial one.
+    `path`: a local folder, an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...`) or a
+    `upath.UPath`. Until the commit, readers see the previous version (or nothing). `keep`: how
+    many committed versions to retain (older ones are deleted after the commit).
     """
     if not isinstance(dataset, tf.data.Dataset):
         raise UnsupportedDatasetError(f"save() takes a tf.data.Dataset, not {type(dataset).__name__}")
@@ -37,17 +46,21 @@ def save(
         raise UnsupportedDatasetError(
             "the dataset is infinite (e.g. it ends in .repeat()); save a finite part of it, such as dataset.take(n)"
         )
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise UnsupportedDatasetError(f"keep={keep!r}: give the number of versions to retain, an int >= 1")
     module = formats.get(format)
     spec_json = spec_to_json(dataset.element_spec)  # first: its errors name the unsupported feature
     layout = Layout(dataset.element_spec)
     if not layout.columns:
         raise UnsupportedDatasetError("the dataset's elements hold no tensors; there is nothing to save")
     options = module.check(layout, dict(format_options))
+    store = ArtifactStore(Location.of(path, storage_options))
     started = time.perf_counter()
-    with staged_directory(path, overwrite) as staging:
+    pending = store.begin(overwrite)
+    try:
         fingerprinter = Fingerprinter(layout)
-        written = module.write(dataset, layout, staging, options, fingerprinter)
-        files = list_files(staging, written.digests)
+        written = module.write(dataset, layout, pending.directory, options, fingerprinter)
+        files = list_files(pending.directory, written.digests)
         manifest = Manifest(
             format=module.NAME,
             format_version=module.VERSION,
@@ -60,32 +73,67 @@ def save(
             files=files,
             total_bytes=sum(f.bytes for f in files),
             details=to_jsonable(written.details),
-            write_seconds=round(time.perf_counter() - started, 6),
+            write_seconds=0.0,
+            version=pending.id,
         )
-        manifest.write(staging)
+        manifest.write_seconds = round(time.perf_counter() - started, 6)
+        data = manifest.to_json().encode()
+        (pending.directory / MANIFEST_NAME).write_bytes(data)
+        info = VersionInfo(pending.id, manifest.created, manifest.fingerprint, manifest.num_elements, manifest.total_bytes, manifest.format)
+        pending.commit(info, hashlib.sha256(data).hexdigest(), keep)
+    except BaseException:
+        pending.abort()  # nothing once the commit record names the version
+        raise
     return manifest
 
 
-def open_artifact(path: str | os.PathLike) -> tuple[Path, Manifest]:
-    """Read and sanity-check an artifact's manifest and files (sizes, not checksums)."""
-    directory = Path(path).absolute()
-    recover(directory)
-    manifest = read_manifest(directory)
+@dataclass(frozen=True)
+class Opened:
+    """One version of an artifact, opened for reading."""
+
+    root: Location  # the artifact
+    resolved: Resolved  # which version, where
+    manifest: Manifest
+    directory: Path | None  # a local folder with its files (the version itself, or its copy in the cache)
+
+
+def open_artifact(path, *, version: str | None = None, storage_options: dict | None = None, fetch: bool = True) -> Opened:
+    """Resolve the version once, read and check its manifest, and (`fetch`) make its files available locally."""
+    root = Location.of(path, storage_options)
+    resolved = ArtifactStore(root).resolve(version)
+    where = resolved.location.child(MANIFEST_NAME)
+    data = where.read_bytes()
+    if data is None:
+        raise ArtifactError(f"{where} is missing: version {resolved.id} of {root} is incomplete or was removed")
+    if resolved.manifest_sha256 and hashlib.sha256(data).hexdigest() != resolved.manifest_sha256:
+        raise ArtifactError(f"{where} does not match the digest in {root}/current.json: the manifest was changed or is damaged")
+    manifest = parse_manifest(data, str(where))
+    manifest.version = manifest.version or resolved.id
     module = formats.get(manifest.format)
     if manifest.format_version > module.VERSION:
         raise ArtifactError(
-            f"{directory} was written with {manifest.format} format version {manifest.format_version} "
+            f"{root} was written with {manifest.format} format version {manifest.format_version} "
             f"(library {manifest.library_version}); this library reads up to version {module.VERSION}: upgrade dataset-assets"
         )
-    problems = check_files(directory, manifest, checksums=False)
-    if problems:
-        raise ArtifactError(f"{directory} is damaged: " + "; ".join(problems) + ". Re-create it with save(), or run verify() for details")
-    return directory, manifest
+    directory = None
+    if root.is_local:
+        directory = resolved.location.local_path()
+    elif fetch:
+        from .storage.cache import fetch_version
+
+        directory = fetch_version(resolved.location, f"{resolved.id}:{hashlib.sha256(data).hexdigest()}", manifest.files, data)
+    if directory is not None:
+        problems = check_files(directory, manifest, checksums=False)
+        if problems:
+            raise ArtifactError(f"{root} (version {resolved.id}) is damaged: " + "; ".join(problems) + ". Re-create it with save(), or run verify() for details")
+    return Opened(root, resolved, manifest, directory)
 
 
-def load(path: str | os.PathLike, recipe=None) -> tf.data.Dataset:
-    """The dataset saved at `path`, with the same element_spec and elements; the format is read from the artifact.
+def load(path, recipe=None, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> tf.data.Dataset:
+    """The dataset saved at `path` (its current version, or `version`), same element_spec and elements.
 
+    The version is resolved once: saves that commit later never change what this dataset yields.
+    `checked`: every byte read is checked against the block checksums recorded when it was written.
     `recipe` (a `Recipe`, or the path of a recipe YAML/JSON file): the pipeline it describes is
     applied to the loaded dataset. The recipe is read and checked before the artifact is opened.
     """
@@ -93,6 +141,18 @@ def load(path: str | os.PathLike, recipe=None) -> tf.data.Dataset:
         from .recipes import Recipe  # lazily, so the format layer never depends on recipes
 
         recipe = Recipe.coerce(recipe)
-    directory, manifest = open_artifact(path)
-    dataset = formats.get(manifest.format).read(directory, manifest, Layout(manifest.spec))
+    opened = open_artifact(path, version=version, storage_options=storage_options)
+    manifest = opened.manifest
+    dataset = formats.get(manifest.format).read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
+    dataset = LoadedDataset(dataset, opened.directory, manifest)
     return dataset if recipe is None else recipe.apply(dataset, source_id=manifest.fingerprint)
+
+
+def read_manifest(path, *, version: str | None = None, storage_options: dict | None = None) -> Manifest:
+    """The manifest of the current version of the artifact at `path` (or of `version`)."""
+    return open_artifact(path, version=version, storage_options=storage_options, fetch=False).manifest
+
+
+def versions(path, *, storage_options: dict | None = None) -> list[VersionInfo]:
+    """The committed versions of the artifact at `path`, oldest first; `.current` marks the one `load` reads."""
+    return ArtifactStore(Location.of(path, storage_options)).versions()

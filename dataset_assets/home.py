@@ -1,27 +1,29 @@
-"""Where the code location keeps its artifacts, and `load_asset`: the latest verified one, without Dagster.
+"""Where the code location keeps its artifacts, and `load_asset`: the latest verified version, without Dagster.
 
-Layout of the home folder (`DATASET_ASSETS_HOME`, default `~/.dataset_assets`):
+Layout of the home folder (`DATASET_ASSETS_HOME`, default `~/.dataset_assets`), or of any `base_dir`
+(a local folder or a URL such as `s3://bucket/prefix`):
 
-    artifacts/<asset>/                 an artifact written by dataset_assets.save (manifest.json + data)
-    artifacts/<asset>.verified.json    stamp written by the passing round-trip check
+    artifacts/<asset>/                 a versioned artifact written by dataset_assets.save
+    artifacts/<asset>.verified.json    stamp written by the passing round-trip check: which version passed
     dagster/                           the local Dagster instance of `dataset-assets materialize`
 
-The stamp sits beside the artifact, not inside it, so writing it never changes the checksummed
-artifact; it records the manifest's own digest, so a re-materialized (or damaged) artifact is not
-mistaken for the one that was verified.
+The stamp sits beside the artifact, not inside it, so writing it never changes the artifact; it
+names the version that passed and its manifest's digest, so `load_asset` reads exactly that
+version even after a newer one has been committed and not yet checked.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
 from .errors import ArtifactError
-from .manifest import MANIFEST_NAME, read_manifest
+from .storage import ArtifactStore, Location
 
+log = logging.getLogger("dataset_assets")
 HOME_ENV = "DATASET_ASSETS_HOME"
 DEFAULT_HOME = "~/.dataset_assets"
 STAMP_SUFFIX = ".verified.json"
@@ -37,91 +39,110 @@ def artifacts_dir() -> Path:
     return home() / "artifacts"
 
 
-def artifact_path(name: str, base_dir: str | os.PathLike | None = None) -> Path:
-    """The directory of asset `name` (e.g. "numeric_tfrecord") under `base_dir` (default `<home>/artifacts`)."""
+def artifact_path(name: str, base_dir=None):
+    """The artifact of asset `name` (e.g. "numeric_tfrecord") under `base_dir` (default `<home>/artifacts`).
+
+    A local `Path`, or a `UPath` where `base_dir` is a URL.
+    """
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ArtifactError(f"{name!r} is not an asset name; use a name such as 'numeric_tfrecord'")
-    return Path(base_dir).expanduser().absolute() / name if base_dir else artifacts_dir() / name
+    return artifact_base(base_dir) / name
 
 
-def stamp_path(artifact: str | os.PathLike) -> Path:
-    artifact = Path(artifact)
+def artifact_base(base_dir=None, storage_options: dict | None = None):
+    """`base_dir` as a local `Path`, or as a `UPath` (carrying `storage_options`) where it is a URL; default `<home>/artifacts`."""
+    if not base_dir:
+        return artifacts_dir()
+    if hasattr(base_dir, "protocol") and getattr(base_dir, "protocol", "") not in ("", "file", "local"):
+        return base_dir
+    text = os.fspath(base_dir)
+    if "://" in text and not text.startswith("file://"):
+        from upath import UPath
+
+        return UPath(text, **(storage_options or {}))
+    return Path(Location.of(text).path)
+
+
+def stamp_path(artifact):
     return artifact.parent / f"{artifact.name}{STAMP_SUFFIX}"
 
 
-def _manifest_digest(artifact: Path) -> str:
-    try:
-        return "sha256:" + hashlib.sha256((artifact / MANIFEST_NAME).read_bytes()).hexdigest()
-    except FileNotFoundError as e:
-        raise ArtifactError(f"{artifact / MANIFEST_NAME} is missing: {artifact} is not a complete artifact") from e
+def _current(artifact, storage_options=None) -> dict:
+    store = ArtifactStore(Location.of(artifact, storage_options))
+    resolved = store.resolve()
+    info = next(v for v in store.versions() if v.id == resolved.id)
+    return {"version": info.id, "manifest_sha256": info.manifest_sha256, "format": info.format, "fingerprint": info.fingerprint, "num_elements": info.num_elements}
 
 
-def write_stamp(artifact: str | os.PathLike, checked_by: str = "round_trip") -> Path:
-    """Record that the artifact as it is now passed `checked_by`."""
-    artifact = Path(artifact)
-    manifest = read_manifest(artifact)
-    doc = {
-        "artifact": artifact.name,
-        "format": manifest.format,
-        "fingerprint": manifest.fingerprint,
-        "num_elements": manifest.num_elements,
-        "manifest_sha256": _manifest_digest(artifact),
-        "checked_by": checked_by,
-        "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+def write_stamp(artifact, checked_by: str = "round_trip", version: str | None = None, storage_options=None):
+    """Record that the artifact's current version (or `version`) passed `checked_by`."""
+    current = _current(artifact, storage_options)
+    if version is not None and version != current["version"]:
+        store = ArtifactStore(Location.of(artifact, storage_options))
+        info = next((v for v in store.versions() if v.id == version), None)
+        if info is None:
+            raise ArtifactError(f"{artifact} has no version {version!r} to stamp")
+        current = {"version": info.id, "manifest_sha256": info.manifest_sha256, "format": info.format, "fingerprint": info.fingerprint, "num_elements": info.num_elements}
+    doc = {"artifact": artifact.name, **current, "checked_by": checked_by, "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     target = stamp_path(artifact)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp, target)  # readers see the old stamp or the new one, never half a file
+    Location.of(target, storage_options).write_bytes(json.dumps(doc, indent=2).encode())  # atomic: rename / one PUT
     return target
 
 
-def remove_stamp(artifact: str | os.PathLike) -> None:
-    stamp_path(artifact).unlink(missing_ok=True)
+def remove_stamp(artifact, storage_options=None) -> None:
+    Location.of(stamp_path(artifact), storage_options).remove()
 
 
-def read_stamp(artifact: str | os.PathLike) -> dict | None:
-    try:
-        return json.loads(stamp_path(artifact).read_text())
-    except FileNotFoundError:
+def read_stamp(artifact, storage_options=None) -> dict | None:
+    data = Location.of(stamp_path(artifact), storage_options).read_bytes()
+    if data is None:
         return None
+    try:
+        doc = json.loads(data)
     except ValueError:
         return None  # a torn or edited stamp proves nothing
+    return doc if isinstance(doc, dict) else None
 
 
-def available(base_dir: str | os.PathLike | None = None) -> list[str]:
-    root = Path(base_dir).expanduser() if base_dir else artifacts_dir()
-    if not root.is_dir():
-        return []
+def available(base_dir=None) -> list[str]:
+    root = Location.of(artifact_base(base_dir))
     from .recipes.pipeline import POINTER_SUFFIX
 
-    artifacts = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST_NAME).is_file()}
-    pipelines = {p.name[: -len(POINTER_SUFFIX)] for p in root.glob(f"*{POINTER_SUFFIX}")}
+    names = root.list_names()
+    candidates = [n for n in names if not n.startswith(".") and not n.endswith(".json") and not n.endswith(".yaml")]
+    artifacts = {n for n in candidates if root.child(n, "current.json").exists() or root.child(n, "manifest.json").exists()}
+    pipelines = {n[: -len(POINTER_SUFFIX)] for n in names if n.endswith(POINTER_SUFFIX)}
     return sorted(artifacts | pipelines)
 
 
-def check_verified(artifact: Path) -> str:
-    """The manifest digest of `artifact` if its stamp matches it; raises ArtifactError otherwise."""
-    stamp = read_stamp(artifact)
-    digest = _manifest_digest(artifact)
-    if stamp is None:
+def check_verified(artifact, storage_options=None) -> tuple[str, str]:
+    """(version id, manifest digest) of the version of `artifact` its stamp verified; raises ArtifactError otherwise."""
+    stamp = read_stamp(artifact, storage_options)
+    if stamp is None or not isinstance(stamp.get("version"), str):
         raise ArtifactError(
             f"{artifact} has no verification stamp ({stamp_path(artifact).name}): its round-trip check has not passed "
             "since it was written, or its integrity check failed. Run `dataset-assets materialize` (or the asset's "
             "checks in Dagster), or pass verified=False to load it unchecked."
         )
-    if stamp.get("manifest_sha256") != digest:
+    store = ArtifactStore(Location.of(artifact, storage_options))
+    versions = store.versions()
+    info = next((v for v in versions if v.id == stamp["version"]), None)
+    if info is None or info.manifest_sha256 != stamp.get("manifest_sha256"):
         raise ArtifactError(
-            f"{artifact} was rewritten after its last passing round-trip check (stamp fingerprint "
-            f"{stamp.get('fingerprint')}); run its checks again (`dataset-assets materialize`) or pass verified=False."
+            f"{artifact} was rewritten after its last passing round-trip check (verified version {stamp['version']}, fingerprint "
+            f"{stamp.get('fingerprint')}, is no longer retained); run its checks again (`dataset-assets materialize`) or pass verified=False."
         )
-    return digest
+    current = next((v for v in versions if v.current), None)
+    if current is not None and current.id != info.id:
+        log.warning("%s: version %s is not verified yet; loading %s, the latest version that passed its round-trip check", artifact, current.id, info.id)
+    return info.id, info.manifest_sha256
 
 
-def load_asset(name: str, verified: bool = True, base_dir: str | os.PathLike | None = None):
-    """The latest materialized artifact `name` as a tf.data.Dataset, read straight from disk (no Dagster, no run).
+def load_asset(name: str, verified: bool = True, base_dir=None, *, storage_options: dict | None = None, **load_options):
+    """The latest verified version of artifact `name` as a tf.data.Dataset, read from storage (no Dagster, no run).
 
-    With `verified=True` (the default) the artifact must be exactly the one its round-trip check passed on.
+    With `verified=True` (the default) it is the version its round-trip check last passed on,
+    even when a newer one has been committed since and not yet checked. `load_options` go to `load`.
     """
     from .api import load
 
@@ -131,17 +152,14 @@ def load_asset(name: str, verified: bool = True, base_dir: str | os.PathLike | N
     pointer = artifact.with_name(name + POINTER_SUFFIX)
     if pointer.is_file():  # a pipeline asset: an artifact + its recipe, ready-to-train batches
         return open_pipeline(pointer, verified)[0]
-    if not artifact.exists():
+    store = ArtifactStore(Location.of(artifact, storage_options))
+    if store.record() is None and not store.is_legacy():
         names = available(base_dir)
         raise ArtifactError(
             f"no artifact {name!r} in {artifact.parent} ({HOME_ENV}={os.environ.get(HOME_ENV, '<unset>')}); "
             + (f"available: {', '.join(names)}" if names else "nothing is materialized there yet: run `dataset-assets materialize`")
         )
     if not verified:
-        return load(artifact)
-    for _ in range(3):  # a re-materialization may swap the artifact between the stamp check and the load
-        digest = check_verified(artifact)
-        dataset = load(artifact)
-        if _manifest_digest(artifact) == digest:
-            return dataset
-    raise ArtifactError(f"{artifact} kept changing while being loaded; try again when its materialization has finished")
+        return load(artifact, storage_options=storage_options, **load_options)
+    version, _ = check_verified(artifact, storage_options)
+    return load(artifact, version=version, storage_options=storage_options, **load_options)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -23,6 +21,7 @@ class VerifyReport:
     num_elements: int | None = None
     fingerprint: str | None = None
     files_checked: int = 0
+    version: str | None = None
 
     def fail(self, problem: str) -> None:
         self.ok = False
@@ -33,21 +32,25 @@ class VerifyReport:
         return "\n".join([head] + [f"  - {p}" for p in self.problems])
 
 
-def verify(path: str | os.PathLike, dataset: tf.data.Dataset | None = None) -> VerifyReport:
-    """Check every file's checksum, read every element back and (given `dataset`) compare them one by one.
+def verify(path, dataset: tf.data.Dataset | None = None, *, version: str | None = None, storage_options: dict | None = None) -> VerifyReport:
+    """Check every file's SHA-256, read every element back and (given `dataset`) compare them one by one.
 
-    Never raises for a bad artifact: every problem found is in `report.problems`.
+    Checks the current version, or `version`. Never raises for a bad artifact: every problem
+    found is in `report.problems`.
     """
     from . import formats
-    from .manifest import check_files, read_manifest
+    from .api import open_artifact
+    from .manifest import check_files
 
-    directory = Path(path).absolute()
-    report = VerifyReport(str(directory))
+    report = VerifyReport(str(path))
     try:
-        manifest = read_manifest(directory)
+        opened = open_artifact(path, version=version, storage_options=storage_options)
     except DatasetAssetsError as e:
         report.fail(str(e))
         return report
+    manifest, directory = opened.manifest, opened.directory
+    report.path = str(opened.root)
+    report.version = opened.resolved.id
     report.format, report.num_elements, report.fingerprint = manifest.format, manifest.num_elements, manifest.fingerprint
     report.files_checked = len(manifest.files)
     for problem in check_files(directory, manifest, checksums=True):

@@ -1,8 +1,11 @@
-"""`manifest.json`: what an artifact holds, written last, read first."""
+"""`manifest.json`: what one version of an artifact holds, written last, read first.
+
+It lists every data file with its size, SHA-256 (checked by `verify`) and block CRC-32Cs
+(checked on every read, see `storage.checksums`), the element_spec, count and fingerprint.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -11,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArtifactError
+from .storage.checksums import BLOCK_BYTES, CheckedFile, Digest, digest_file, unpack_crcs
 
 MANIFEST_NAME = "manifest.json"
-SCHEMA_VERSION = 1
-_HASH_BLOCK = 8 << 20
+SCHEMA_VERSION = 2  # 2: versions, block checksums
 
 
 @dataclass
@@ -22,6 +25,7 @@ class FileEntry:
     path: str  # relative, POSIX separators
     bytes: int
     sha256: str
+    crc32c: str = ""  # base64 <u4 per block of `Manifest.block_bytes`; empty in manifests of schema 1
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Manifest:
     details: dict = field(default_factory=dict)  # format specific: stream files, parse spec ...
     write_seconds: float = 0.0
     schema_version: int = SCHEMA_VERSION
+    version: str = ""  # the version id ("legacy" for an artifact of the single-folder layout)
+    block_bytes: int = BLOCK_BYTES
 
     @property
     def spec(self):
@@ -64,22 +70,15 @@ class Manifest:
             os.fsync(f.fileno())
 
 
-def read_manifest(directory: str | os.PathLike) -> Manifest:
-    directory = Path(directory)
-    path = directory / MANIFEST_NAME
-    if not directory.is_dir():
-        raise ArtifactError(f"{directory} is not an artifact: no such directory. Save one with dataset_assets.save().")
-    if not path.is_file():
-        raise ArtifactError(
-            f"{path} is missing: {directory} is not a complete artifact (was it written by dataset_assets.save?)"
-        )
+def parse_manifest(data: bytes, where: str) -> Manifest:
+    """A manifest from its bytes; `where` names it in errors."""
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(data)
         manifest = Manifest.from_dict(doc)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ArtifactError(f"{path} is not a readable manifest ({e}); re-create the artifact with save()") from e
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ArtifactError(f"{where} is not a readable manifest ({e}); re-create the artifact with save()") from e
     for entry in manifest.files:
-        _check_member(directory, entry.path)
+        _check_member(where, entry.path)
     return manifest
 
 
@@ -96,23 +95,48 @@ def _check_member(root, relative: str) -> str:
     return relative
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_BLOCK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def list_files(directory: Path, known: dict[str, str] | None = None) -> list[FileEntry]:
-    """Every data file below `directory` with size and checksum (reusing digests already computed)."""
+def list_files(directory: Path, known: dict[str, Digest] | None = None) -> list[FileEntry]:
+    """Every data file below `directory` with size and checksums (reusing digests computed while writing)."""
     known = known or {}
     entries = []
     for path in sorted(Path(directory).rglob("*")):
         if path.is_file() and path.name != MANIFEST_NAME:
             rel = path.relative_to(directory).as_posix()
-            entries.append(FileEntry(rel, path.stat().st_size, known.get(rel) or file_sha256(path)))
+            d = known.get(rel)
+            d = d if isinstance(d, Digest) else digest_file(path)
+            entries.append(FileEntry(rel, d.bytes, d.sha256, d.crc32c))
     return entries
+
+
+def open_member(directory: Path, manifest: Manifest, relative: str, checked: bool = True) -> CheckedFile:
+    """A listed file of the version, opened for reads checked against its block checksums."""
+    entry = next((f for f in manifest.files if f.path == relative), None)
+    path = os.path.join(os.fspath(directory), _check_member(directory, relative))
+    if entry is None:
+        raise ArtifactError(f"{path}: the manifest does not list this file; refusing to read it")
+    crcs = unpack_crcs(entry.crc32c, path) if checked and entry.crc32c else None
+    try:
+        return CheckedFile(path, entry.bytes, crcs)
+    except FileNotFoundError as e:
+        raise ArtifactError(f"{path}: file is missing (the manifest lists it)") from e
+
+
+def locate_damage(directory: Path, manifest: Manifest) -> str | None:
+    """The first problem a block-checksum scan of every file finds (which file, which bytes), or None."""
+    for problem in check_files(directory, manifest, checksums=False):
+        return problem
+    for entry in manifest.files:
+        if not entry.crc32c:
+            continue
+        reader = open_member(directory, manifest, entry.path)
+        try:
+            for offset in range(0, entry.bytes, 64 * BLOCK_BYTES):
+                reader.read(offset, min(64 * BLOCK_BYTES, entry.bytes - offset))
+        except ArtifactError as e:
+            return str(e)
+        finally:
+            reader.close()
+    return None
 
 
 def check_files(directory: Path, manifest: Manifest, checksums: bool) -> list[str]:
@@ -131,7 +155,7 @@ def check_files(directory: Path, manifest: Manifest, checksums: bool) -> list[st
         size = st.st_size
         if size != entry.bytes:
             problems.append(f"{path}: size is {size} bytes, the manifest says {entry.bytes} (truncated or replaced)")
-        elif checksums and file_sha256(path) != entry.sha256:
+        elif checksums and digest_file(path).sha256 != entry.sha256:
             problems.append(f"{path}: checksum does not match the manifest (the file is corrupt or was changed)")
     return problems
 

@@ -2,11 +2,11 @@
 
 One class, configured by `format` and `format_options` (with a thin subclass per format whose
 default is that format); each asset's artifact is the directory
-`<base_dir>/<asset key>` written with `dataset_assets.save(..., overwrite=True)` (atomic: a failed
-write leaves the previous artifact) and read back with `dataset_assets.load`.
+`<base_dir>/<asset key>`, a local folder or a prefix on any fsspec store (`s3://bucket/prefix`,
+`memory://...`): each materialization commits a new version with `dataset_assets.save(..., overwrite=True)`
+(a failed write leaves the current version as it was) and inputs are read back with `dataset_assets.load`.
 """
 
-import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,9 +28,10 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from .. import api
-from ..errors import DatasetAssetsError, UnsupportedDatasetError
+from ..api import DEFAULT_KEEP
+from ..errors import UnsupportedDatasetError
 from ..formats import FORMATS
-from ..home import artifacts_dir
+from ..home import artifact_base
 from ..spec import leaf_paths
 
 
@@ -39,7 +40,13 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
 
     format: str = Field(default="npy", description=f"One of {', '.join(FORMATS)}.")
     format_options: dict[str, Any] = Field(default_factory=dict, description="Keyword options of the format, passed to save().")
-    base_dir: Optional[str] = Field(default=None, description="Folder of the artifacts; unset: <DATASET_ASSETS_HOME>/artifacts.")
+    base_dir: Optional[str] = Field(
+        default=None, description="Folder or URL (s3://bucket/prefix, gs://..., memory://...) of the artifacts; unset: <DATASET_ASSETS_HOME>/artifacts."
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the fsspec filesystem of a URL base_dir (endpoint_url, key, secret, ...); else from the environment."
+    )
+    keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset; older ones are deleted after each commit.")
     preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization.")
 
     _base_path: UPath = PrivateAttr()
@@ -49,18 +56,12 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
             raise UnsupportedDatasetError(f"DatasetIOManager format {self.format!r} is unknown; choose one of {', '.join(FORMATS)}")
         self._base_path = UPath(self.resolved_base_dir())
 
-    def resolved_base_dir(self) -> Path:
+    def resolved_base_dir(self) -> Path | UPath:
         # resolved at run time, so DATASET_ASSETS_HOME set after import still applies
-        return Path(self.base_dir).expanduser().absolute() if self.base_dir else artifacts_dir()
+        return artifact_base(self.base_dir, self.storage_options)
 
-    def artifact_dir(self, asset_key) -> Path:
+    def artifact_dir(self, asset_key) -> Path | UPath:
         return self.resolved_base_dir().joinpath(*asset_key.path)
-
-    @staticmethod
-    def _local(path: UPath) -> Path:
-        if getattr(path, "protocol", "") not in ("", "file", "local"):
-            raise DatasetAssetsError(f"{path}: dataset_assets writes to local folders only; set base_dir to a local path")
-        return Path(os.fspath(path))
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         if not isinstance(obj, tf.data.Dataset):
@@ -68,8 +69,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
                 f"asset {context.asset_key.to_user_string()} returned a {type(obj).__name__}; "
                 "DatasetIOManager stores tf.data.Dataset values only"
             )
-        target = self._local(path)
-        manifest = api.save(obj, target, format=self.format, overwrite=True, **self.format_options)
+        manifest = api.save(obj, path, format=self.format, overwrite=True, keep=self.keep, **self.format_options)
         secs = max(manifest.write_seconds, 1e-9)
         context.add_output_metadata(
             {
@@ -78,11 +78,12 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
                 "dagster/row_count": manifest.num_elements,
                 "bytes_on_disk": manifest.total_bytes,
                 "fingerprint": manifest.fingerprint,
+                "version": manifest.version,
                 "dagster/column_schema": element_spec_schema(obj.element_spec),
                 "write_seconds": round(manifest.write_seconds, 4),
                 "elements_per_second": round(manifest.num_elements / secs, 1),
                 "megabytes_per_second": round(manifest.total_bytes / 1e6 / secs, 2),
-                "preview": MetadataValue.md(preview_markdown(api.load(target), self.preview_rows)),
+                "preview": MetadataValue.md(preview_markdown(api.load(path, version=manifest.version), self.preview_rows)),
             }
         )
         # The content fingerprint is the data version, so an unchanged rewrite does not make
@@ -95,7 +96,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
             step.set_data_version(context.asset_key, DataVersion(manifest.fingerprint))
 
     def load_from_path(self, context: InputContext, path: UPath) -> tf.data.Dataset:
-        return api.load(self._local(path))
+        return api.load(path)
 
 
 

@@ -37,7 +37,7 @@ from .. import api
 from ..columns import Layout, iter_batches
 from ..errors import DatasetAssetsError
 from ..fingerprint import Fingerprinter
-from ..manifest import read_manifest
+from ..api import read_manifest
 from ..recipes import Recipe, RecipeError
 from ..recipes.pipeline import POINTER_SUFFIX, manifest_sha256, open_pipeline, read_pointer, write_pipeline
 from ..spec import spec_to_json

@@ -6,6 +6,7 @@ variable-length or object data, so reading back involves no pickle and no per-el
 
 from __future__ import annotations
 
+import io
 import json
 import numbers
 from pathlib import Path
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from ..columns import Layout
 from ..errors import ArtifactError, UnsupportedDatasetError
-from ..manifest import Manifest, safe_member
+from ..manifest import Manifest, open_member, safe_member
 from ..version import __version__
 from . import Written, unknown_options
 from ._columnar import read_streams, write_streams
@@ -66,13 +67,16 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     return Written(details={"file": FILE, "streams": names})
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
-    path = safe_member(directory, manifest.details.get("file", FILE))
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
+    rel = manifest.details.get("file", FILE)
+    path = safe_member(directory, rel)
     chunk = manifest.options.get("chunk_bytes")
     chunk = chunk if _is_int(chunk) and 1 <= chunk <= _MAX_CHUNK_BYTES else OPTIONS["chunk_bytes"]
     try:
-        # read-only; the cache holds a couple of chunks so reads that straddle a chunk decompress it once
-        f = h5py.File(path, "r", rdcc_nbytes=2 * chunk + (1 << 16))
+        # read-only, through a file object whose reads are checked block by block; the chunk cache
+        # holds a couple of chunks so reads that straddle a chunk decompress it once
+        source = _CheckedIO(open_member(directory, manifest, rel, checked))
+        f = h5py.File(source, "r", rdcc_nbytes=2 * chunk + (1 << 16))
     except OSError as e:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({e}); re-create the artifact with save()") from e
     try:
@@ -102,6 +106,32 @@ def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) 
             )
         arrays[key] = _Held(ds, f)
     return arrays
+
+
+class _CheckedIO(io.RawIOBase):
+    """A read-only file object over a `CheckedFile`, for h5py's file-object driver: libhdf5 reads through it."""
+
+    def __init__(self, reader):
+        self.reader, self.pos = reader, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.reader.size + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        n = max(min(len(buffer), self.reader.size - self.pos), 0)
+        buffer[:n] = self.reader.read(self.pos, n)
+        self.pos += n
+        return n
 
 
 class _Held:

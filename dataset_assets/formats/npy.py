@@ -8,8 +8,7 @@ when the stream ends, and the file hashed by reading it back.
 
 from __future__ import annotations
 
-import hashlib
-import os
+import io
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import tensorflow as tf
 
 from ..columns import Layout
 from ..errors import ArtifactError
-from ..manifest import Manifest, safe_member
+from ..manifest import Manifest, open_member
+from ..storage.checksums import Hasher
 from . import Written, unknown_options
 from ._columnar import read_streams, write_streams
 
@@ -41,50 +41,44 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     write_streams(dataset, layout, open_sink, fingerprinter, f"save npy {directory.name}")
     return Written(
         details={"streams": {key: f"{key}.npy" for key in sinks}},
-        digests={f"{key}.npy": s.sha256 for key, s in sinks.items()},
+        digests={f"{key}.npy": s.digest for key, s in sinks.items()},
     )
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
     dtypes = {col.key(s): col.stream_dtype(s) for col, s in layout.stream_keys()}
     arrays = {}
     for key, rel in manifest.details["streams"].items():
-        arrays[key] = _NpyFile(safe_member(directory, rel), dtypes.get(key))
+        arrays[key] = _NpyFile(open_member(directory, manifest, rel, checked), dtypes.get(key))
     return read_streams(layout, arrays, manifest.num_elements)
 
 
 class _NpyFile:
-    """Row slices of a .npy file, read with `pread` as the pipeline asks for them.
+    """Row slices of a .npy file, read with `pread` as the pipeline asks for them, each block checked.
 
     Not a memory map: every page of a map that was read counts as the process's resident
     memory until it is unmapped (5 GB resident after iterating a 4 GB artifact once).
     """
 
-    def __init__(self, path: Path, expected: np.dtype | None):
+    def __init__(self, reader, expected: np.dtype | None):
+        path = reader.path
         try:
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                self.shape, fortran, self.dtype = read_header(f, max_header_size=_HEADER_BYTES * 4)
-                self.offset = f.tell()
+            f = io.BytesIO(reader.read(0, min(reader.size, _HEADER_BYTES * 4)))
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            self.shape, fortran, self.dtype = read_header(f, max_header_size=_HEADER_BYTES * 4)
+            self.offset = f.tell()
         except (ValueError, OSError, SyntaxError) as e:
             raise ArtifactError(f"{path}: not a readable .npy file ({e}); re-create the artifact with save()") from e
         if fortran or self.dtype.hasobject or (expected is not None and self.dtype != expected):
             raise ArtifactError(f"{path}: holds {self.dtype} (fortran_order={fortran}), the manifest's spec needs {expected}; re-create the artifact with save()")
-        self.path = path
+        self.path, self.reader = path, reader
         self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
-        self.fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self):
-        if getattr(self, "fd", None) is not None:
-            os.close(self.fd)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         start, stop, _ = rows.indices(self.shape[0] if self.shape else 1)
         count = max(stop - start, 0)
-        data = os.pread(self.fd, count * self.row_bytes, self.offset + start * self.row_bytes)
-        if len(data) != count * self.row_bytes:
-            raise ArtifactError(f"{self.path}: ends early (rows {start}..{stop} of {self.shape[0]}); re-create the artifact with save()")
+        data = self.reader.read(self.offset + start * self.row_bytes, count * self.row_bytes)
         return np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:])
 
 
@@ -96,8 +90,10 @@ class _NpyStream:
         self.file = open(path, "wb")
         header = self._header(expected_rows or 0)
         self.file.write(header)
-        self._hash = hashlib.sha256(header) if expected_rows is not None else None
-        self.sha256 = ""
+        self._hash = Hasher() if expected_rows is not None else None
+        if self._hash is not None:
+            self._hash.update(header)
+        self.digest = None
 
     def _header(self, rows: int) -> bytes:
         d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *self.inner_shape)}
@@ -119,15 +115,10 @@ class _NpyStream:
             return
         if self.rows == self.expected_rows:  # the header written first was right, the hash is done
             self.file.close()  # durability: staging syncs the whole artifact once before it goes live
-            self.sha256 = self._hash.hexdigest()
+            self.digest = self._hash.digest()
             return
         header = self._header(self.rows)  # count unknown up front (or the source's cardinality was wrong)
         self.file.seek(0)
         self.file.write(header)
         self.file.close()
-        h = hashlib.sha256(header)
-        with open(self.path, "rb") as f:
-            f.seek(len(header))
-            while block := f.read(8 << 20):
-                h.update(block)
-        self.sha256 = h.hexdigest()
+        self.digest = None  # hashed by reading the file back (list_files)

@@ -12,7 +12,6 @@ No Dagster here: the code location writes pointers with `write_pipeline`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -39,7 +38,7 @@ def write_pipeline(name: str, artifact_dir: str | os.PathLike, recipe: Recipe, *
     """Save `recipe` as `<name>.recipe.yaml` and the pointer `<name>.pipeline.json` beside `artifact_dir`.
 
     `extra` (JSON data, e.g. the output's content fingerprint) is recorded in the pointer."""
-    from ..manifest import read_manifest
+    from ..api import read_manifest
 
     artifact_dir = Path(artifact_dir).absolute()
     manifest = read_manifest(artifact_dir)
@@ -50,7 +49,8 @@ def write_pipeline(name: str, artifact_dir: str | os.PathLike, recipe: Recipe, *
         "pipeline": name,
         "artifact": artifact_dir.name,  # relative: the folder can move as a whole
         "artifact_fingerprint": manifest.fingerprint,
-        "artifact_manifest_sha256": manifest_sha256(artifact_dir),
+        "artifact_version": manifest.version,
+        "artifact_manifest_sha256": manifest_sha256(artifact_dir, manifest.version),
         "recipe_file": recipe_file.name,
         "recipe_fingerprint": recipe.fingerprint,
         **extra,
@@ -62,11 +62,13 @@ def write_pipeline(name: str, artifact_dir: str | os.PathLike, recipe: Recipe, *
     return target
 
 
-def manifest_sha256(artifact_dir: Path) -> str:
-    """The digest `home` stamps verified artifacts with: sha256 of manifest.json's bytes."""
-    from ..manifest import MANIFEST_NAME
+def manifest_sha256(artifact_dir: Path, version: str | None = None) -> str:
+    """The digest `home` stamps verified versions with: the sha256 of the version's manifest, from the commit record."""
+    from ..storage import ArtifactStore, Location
 
-    return "sha256:" + hashlib.sha256((Path(artifact_dir) / MANIFEST_NAME).read_bytes()).hexdigest()
+    store = ArtifactStore(Location.of(artifact_dir))
+    wanted = version or store.resolve().id
+    return next((v.manifest_sha256 for v in store.versions() if v.id == wanted), "")
 
 
 def read_pointer(path: str | os.PathLike) -> dict:
@@ -97,6 +99,7 @@ def open_pipeline(path: str | os.PathLike, verified: bool = True) -> tuple[tf.da
     doc = read_pointer(path)
     artifact = path.parent / doc["artifact"]
     recipe = Recipe.load(path.parent / doc["recipe_file"])
+    version = doc.get("artifact_version")
     if verified:
         if recipe.fingerprint != doc.get("recipe_fingerprint"):
             raise RecipeError(
@@ -104,12 +107,13 @@ def open_pipeline(path: str | os.PathLike, verified: bool = True) -> tuple[tf.da
                 f"(fingerprint {recipe.fingerprint}, built with {doc.get('recipe_fingerprint')}): the file was edited "
                 "or a transform's version changed since. Materialize the pipeline again"
             )
-        if check_verified(artifact) != doc.get("artifact_manifest_sha256"):
+        version, digest = check_verified(artifact)
+        if digest != doc.get("artifact_manifest_sha256"):
             raise ArtifactError(
                 f"{artifact} changed since {doc['pipeline']} was built on it (fitted statistics may no longer match); "
                 "materialize the pipeline again"
             )
-    dataset = recipe.apply(load(artifact), source_id=doc.get("artifact_fingerprint"))
+    dataset = recipe.apply(load(artifact, version=version), source_id=doc.get("artifact_fingerprint"))
     return dataset, recipe, doc
 
 

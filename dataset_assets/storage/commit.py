@@ -1,0 +1,112 @@
+"""The commit record `current.json`: replaced in one atomic step, never lost to a concurrent committer.
+
+A commit reads the record, builds the next one from it, and writes it back only if nobody
+else wrote it meanwhile, retrying otherwise, so two writers that commit at the same moment
+both end up in the record's list of versions and exactly one of them is current:
+
+- local disk: an exclusive `flock` around read-modify-replace (`os.replace` is atomic);
+- S3: a conditional PUT (`If-Match` the ETag that was read, `If-None-Match: *` for the first
+  commit); a `412 Precondition Failed` means another writer won, so read again and retry;
+- other stores: read, write, and read back; a concurrent committer there can be lost, which
+  `docs/storage.md` says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import random
+import time
+from typing import Callable
+
+from ..errors import ArtifactError
+from .location import Location
+
+log = logging.getLogger("dataset_assets")
+RECORD = "current.json"
+_RETRIES = 20
+
+
+def read_record(root: Location) -> dict | None:
+    return _parse(root.child(RECORD), root.child(RECORD).read_bytes())
+
+
+def _parse(where: Location, data: bytes | None) -> dict | None:
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise ArtifactError(f"{where}: the commit record is not valid JSON ({e}); the artifact's history is damaged") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("current"), str) or not isinstance(doc.get("versions"), list):
+        raise ArtifactError(f"{where}: the commit record lacks 'current' or 'versions'; the artifact's history is damaged")
+    return doc
+
+
+def update_record(root: Location, build: Callable[[dict | None], dict]) -> dict:
+    """Replace the commit record with `build(current record)`, atomically; returns what was written."""
+    record = root.child(RECORD)
+    if root.is_local:
+        return _update_local(root, record, build)
+    if root.is_s3:
+        return _update_s3(record, build)
+    new = build(read_record(root))
+    record.write_bytes(_dump(new))
+    return new
+
+
+def _dump(doc: dict) -> bytes:
+    return json.dumps(doc, indent=2).encode()
+
+
+def _update_local(root: Location, record: Location, build) -> dict:
+    import fcntl
+
+    os.makedirs(root.path, exist_ok=True)
+    with open(os.path.join(root.path, ".commit.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            new = build(read_record(root))
+            record.write_bytes(_dump(new))
+            with contextlib.suppress(OSError):
+                fd = os.open(root.path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return new
+
+
+def _update_s3(record: Location, build) -> dict:
+    fs = record.fs
+    bucket, key, _ = fs.split_path(record.path)
+    for attempt in range(_RETRIES):
+        # the ETag first, then the body: if the record changes in between, the PUT below
+        # (conditional on the older ETag) fails and we read again, so no commit is built on a stale record
+        try:
+            etag = fs.call_s3("head_object", Bucket=bucket, Key=key)["ETag"]
+            body = fs.cat_file(record.path)
+        except FileNotFoundError:
+            etag, body = None, None
+        new = build(_parse(record, body))
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            fs.call_s3("put_object", Bucket=bucket, Key=key, Body=_dump(new), **condition)
+            fs.invalidate_cache(record.path)
+            return new
+        except OSError as e:
+            if not _is_conflict(e):
+                raise
+            log.warning("%s: another writer committed at the same time; retrying the commit on top of its version", record)
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise ArtifactError(f"{record}: could not commit after {_RETRIES} attempts: other writers keep committing; try again")
+
+
+def _is_conflict(error: OSError) -> bool:
+    text = str(error)
+    return error.errno == errno.EINVAL and ("Precondition" in text or "412" in text) or "ConditionalRequestConflict" in text
