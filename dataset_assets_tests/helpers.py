@@ -31,3 +31,32 @@ def assert_same_elements(actual: tf.data.Dataset, expected: tf.data.Dataset) -> 
                     assert a.tobytes() == b.tobytes(), f"element {i}: values differ: {a!r} vs {b!r}"
             else:
                 assert a == b, f"element {i}: {a!r} != {b!r}"
+
+
+def version_dir(path) -> "Path":
+    """The folder of the current version of the local artifact at `path` (its files as `save` wrote them)."""
+    import json
+    from pathlib import Path
+
+    current = json.loads((Path(path) / "current.json").read_text())["current"]
+    return Path(path) / "versions" / current
+
+
+def rewrite_manifest(path, edit) -> None:
+    """Edit the current version's manifest as a tool (or an attacker) would that also updates the commit
+    record's digest of it, so the library's deeper checks of the manifest are what is tested."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    target = version_dir(path) / "manifest.json"
+    doc = json.loads(target.read_text())
+    doc = edit(doc) or doc
+    data = json.dumps(doc).encode()
+    target.write_bytes(data)
+    record_path = Path(path) / "current.json"
+    record = json.loads(record_path.read_text())
+    for v in record["versions"]:
+        if v["id"] == record["current"]:
+            v["manifest_sha256"] = hashlib.sha256(data).hexdigest()
+    record_path.write_text(json.dumps(record))

@@ -1,5 +1,6 @@
 """save/load/verify contracts: clear errors for bad input, cheap checks on load, full checks in verify."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
+from dataset_assets_tests.helpers import rewrite_manifest, version_dir
 
 
 @pytest.fixture
@@ -63,41 +65,45 @@ def test_all_errors_share_one_base():
 
 def test_manifest_contents(artifact):
     path, ds = artifact
-    doc = json.loads((path / "manifest.json").read_text())
-    for key in ("format", "format_version", "library_version", "element_spec", "num_elements", "files", "total_bytes", "created", "options", "fingerprint"):
+    doc = json.loads((version_dir(path) / "manifest.json").read_text())
+    for key in ("format", "format_version", "library_version", "element_spec", "num_elements", "files", "total_bytes", "created", "options", "fingerprint", "version"):
         assert key in doc
     assert doc["element_spec"]["type"] == "dict"
     assert doc["num_elements"] == 4
-    assert all(set(f) == {"path", "bytes", "sha256"} for f in doc["files"])
+    assert all(set(f) == {"path", "bytes", "sha256", "crc32c"} for f in doc["files"])
+    assert doc["version"] == da.versions(path)[-1].id and (path / "versions" / doc["version"]).is_dir()
     assert doc["total_bytes"] == sum(f["bytes"] for f in doc["files"])
     assert doc["fingerprint"] == da.fingerprint(ds)
 
 
 def test_load_missing_directory(tmp_path):
-    with pytest.raises(da.ArtifactError, match="no such directory"):
+    with pytest.raises(da.ArtifactError, match="is not an artifact: it has no commit record"):
         da.load(tmp_path / "nothing")
 
 
 def test_load_missing_manifest(artifact):
     path, _ = artifact
-    (path / "manifest.json").unlink()
-    with pytest.raises(da.ArtifactError, match="manifest.json is missing"):
+    (version_dir(path) / "manifest.json").unlink()
+    with pytest.raises(da.ArtifactError, match="manifest.json is missing: version .* is incomplete"):
         da.load(path)
     assert not da.verify(path).ok
 
 
 def test_load_unreadable_manifest(artifact):
     path, _ = artifact
-    (path / "manifest.json").write_text("{not json")
+    (version_dir(path) / "manifest.json").write_text("{not json")
+    with pytest.raises(da.ArtifactError, match="does not match the digest in .*current.json"):
+        da.load(path)  # the commit record's digest catches any change to a committed manifest
+    record = json.loads((path / "current.json").read_text())
+    record["versions"][-1]["manifest_sha256"] = hashlib.sha256(b"{not json").hexdigest()
+    (path / "current.json").write_text(json.dumps(record))
     with pytest.raises(da.ArtifactError, match="not a readable manifest"):
         da.load(path)
 
 
 def test_manifest_pointing_outside_is_refused(artifact):
     path, _ = artifact
-    doc = json.loads((path / "manifest.json").read_text())
-    doc["files"][0]["path"] = "../../etc/passwd"
-    (path / "manifest.json").write_text(json.dumps(doc))
+    rewrite_manifest(path, lambda doc: doc["files"][0].update(path="../../etc/passwd"))
     with pytest.raises(da.ArtifactError, match="outside the artifact"):
         da.load(path)
     report = da.verify(path)
@@ -106,9 +112,7 @@ def test_manifest_pointing_outside_is_refused(artifact):
 
 def test_newer_format_version_is_refused(artifact):
     path, _ = artifact
-    doc = json.loads((path / "manifest.json").read_text())
-    doc["format_version"] = 99
-    (path / "manifest.json").write_text(json.dumps(doc))
+    rewrite_manifest(path, lambda doc: doc.update(format_version=99))
     with pytest.raises(da.ArtifactError, match="version 99.*upgrade"):
         da.load(path)
 

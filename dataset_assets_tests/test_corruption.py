@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
+from dataset_assets_tests.helpers import version_dir
 
 
 def _images():
@@ -17,7 +18,7 @@ def artifact(request, tmp_path):
     da.save(_images(), tmp_path / "art", format=request.param)
     manifest = da.read_manifest(tmp_path / "art")
     biggest = max(manifest.files, key=lambda f: f.bytes)
-    return tmp_path / "art", tmp_path / "art" / biggest.path
+    return tmp_path / "art", version_dir(tmp_path / "art") / biggest.path
 
 
 def test_flipped_byte_is_reported(artifact):
@@ -57,10 +58,12 @@ def test_intact_artifact_verifies(artifact):
 def test_npy_file_of_another_dtype_is_refused(tmp_path):
     # same size, valid .npy, wrong dtype: a swapped file must not be read as the spec's numbers
     da.save(tf.data.Dataset.from_tensor_slices(np.arange(8, dtype=np.float32)), tmp_path / "art", format="npy")
-    victim = next((tmp_path / "art").glob("*.values.npy"))
+    victim = next(version_dir(tmp_path / "art").glob("*.values.npy"))
     victim.write_bytes(victim.read_bytes().replace(b"'<f4'", b"'<i4'", 1))
     manifest = da.read_manifest(tmp_path / "art")
     entry = next(f for f in manifest.files if f.path == victim.name)
     assert victim.stat().st_size == entry.bytes  # only the header's dtype differs
+    with pytest.raises(da.ArtifactError, match="do not match the checksum"):
+        da.load(tmp_path / "art")  # the block checksum sees the change first
     with pytest.raises(da.ArtifactError, match="int32"):
-        da.load(tmp_path / "art")
+        da.load(tmp_path / "art", checked=False)  # and without it, the header's dtype is still refused

@@ -43,14 +43,17 @@ def test_load_asset_returns_the_verified_artifact(store):
     assert available() == ["numbers"]
 
 
-def test_unverified_or_rewritten_artifacts_are_refused(store):
-    da.save(ds(), store / "numbers", format="npy")
+def test_unverified_artifacts_are_refused_and_the_verified_version_is_kept(store):
+    da.save(ds(), store / "numbers", format="npy", keep=2)
     with pytest.raises(da.ArtifactError, match=r"numbers has no verification stamp \(numbers\.verified\.json\)"):
         da.load_asset("numbers")
     assert_same_elements(da.load_asset("numbers", verified=False), ds())
     write_stamp(store / "numbers")
-    da.save(ds(3), store / "numbers", format="npy", overwrite=True)  # new content, not yet checked
-    with pytest.raises(da.ArtifactError, match="rewritten after its last passing round-trip check"):
+    da.save(ds(3), store / "numbers", format="npy", overwrite=True, keep=2)  # new content, not yet checked
+    assert_same_elements(da.load_asset("numbers"), ds())  # the latest VERIFIED version, not the newest
+    assert_same_elements(da.load_asset("numbers", verified=False), ds(3))
+    da.save(ds(4), store / "numbers", format="npy", overwrite=True, keep=2)  # retention drops the verified one
+    with pytest.raises(da.ArtifactError, match="rewritten after its last passing round-trip check.*no longer retained"):
         da.load_asset("numbers")
     stamp_path(store / "numbers").write_text("{torn")
     assert read_stamp(store / "numbers") is None

@@ -43,8 +43,9 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
     base_dir: Optional[str] = Field(
         default=None, description="Folder or URL (s3://bucket/prefix, gs://..., memory://...) of the artifacts; unset: <DATASET_ASSETS_HOME>/artifacts."
     )
-    storage_options: dict[str, Any] = Field(
-        default_factory=dict, description="Options of the fsspec filesystem of a URL base_dir (endpoint_url, key, secret, ...); else from the environment."
+    # not `storage_options`: UPathIOManager has a property of that name (the base path's options, which these become)
+    fs_options: dict[str, Any] = Field(
+        default_factory=dict, description="fsspec storage options of a URL base_dir (endpoint_url, key, secret, ...); unset: from the environment."
     )
     keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset; older ones are deleted after each commit.")
     preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization.")
@@ -58,7 +59,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
 
     def resolved_base_dir(self) -> Path | UPath:
         # resolved at run time, so DATASET_ASSETS_HOME set after import still applies
-        return artifact_base(self.base_dir, self.storage_options)
+        return artifact_base(self.base_dir, self.fs_options)
 
     def artifact_dir(self, asset_key) -> Path | UPath:
         return self.resolved_base_dir().joinpath(*asset_key.path)

@@ -75,7 +75,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
     try:
         # read-only, through a file object whose reads are checked block by block; the chunk cache
         # holds a couple of chunks so reads that straddle a chunk decompress it once
-        source = _CheckedIO(open_member(directory, manifest, rel, checked))
+        source = _CheckedIO(open_member(directory, manifest, rel)) if checked else path
         f = h5py.File(source, "r", rdcc_nbytes=2 * chunk + (1 << 16))
     except OSError as e:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({e}); re-create the artifact with save()") from e

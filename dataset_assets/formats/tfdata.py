@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from ..columns import COUNT, Layout, batch_size_for, iter_batches
 from ..errors import ArtifactError, UnsupportedDatasetError
-from ..manifest import Manifest, safe_member
+from ..manifest import Manifest, open_member, safe_member
 from ..progress import Progress
 from . import Written, unknown_options
 
@@ -106,8 +106,13 @@ def _save(dataset: tf.data.Dataset, target: Path, options: dict) -> None:
 
 
 def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
-    # TensorFlow checks every snapshot record's CRC-32C itself; `checked` cannot turn that off
+    """TF's snapshot reader checks every record's CRC-32C itself (`checked` cannot turn that off); the
+    small files it parses without a checksum (snapshot.metadata, dataset_spec.pb) are checked here."""
     details = manifest.details
+    if checked:
+        for entry in manifest.files:
+            if not entry.path.endswith(".snapshot"):
+                open_member(directory, manifest, entry.path).read_all()
     target = safe_member(directory, details.get("path", SUBDIR))
     shards, compression = details.get("num_shards"), details.get("compression")
     if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1 or compression not in COMPRESSIONS:

@@ -1,0 +1,175 @@
+"""Storage benchmarks: checked against unchecked reads, and loading from S3 against a plain s3fs download.
+
+    python -m benchmarks.storage [--quick] [--remote-gib G]
+
+1. **Checked reads**: load + iterate the numeric workload from npy and hdf5 with `checked=True`
+   and `checked=False`, alternating, in one process; the cost of checking is the ratio of the
+   minimum times (goal: at most 1.10).
+2. **S3 throughput**: a moto S3 server (its own process, on 127.0.0.1) holds a numeric tfrecord
+   artifact in several shards; in one process we time a plain parallel `s3fs` download of the
+   same files (`fs.get`, the transport's ceiling), then `dataset_assets.load` + iterate with a
+   cold cache, then with a warm cache (nothing downloaded). Goal: cold load at least 0.8x the
+   download's throughput.
+3. **Remote memory** (`--remote-gib`, default 4; 0 skips): a lazily generated artifact of that
+   size saved to the server, then loaded + iterated in a fresh process under a cache bound; peak
+   RSS of that process (goal < 1 GB) and the cache's size on disk (goal: within the bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import workloads
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, dict]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, env
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the moto server did not start")
+
+
+def _drain(ds) -> int:
+    n = 0
+    for _ in ds.batch(workloads.BATCH):
+        n += 1
+    return n
+
+
+def checked_reads(quick: bool, repeat: int = 3) -> dict:
+    import dataset_assets as da
+
+    arrays = workloads.make_arrays("numeric", workloads.size("numeric", quick))
+    source = workloads.dataset("numeric", arrays)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in ("npy", "hdf5"):
+            path = Path(tmp) / fmt
+            da.save(source, path, format=fmt)
+            times = {True: [], False: []}
+            for _ in range(repeat):
+                for checked in (False, True):
+                    t = time.perf_counter()
+                    _drain(da.load(path, checked=checked))
+                    times[checked].append(time.perf_counter() - t)
+            out[fmt] = {"unchecked_s": round(min(times[False]), 3), "checked_s": round(min(times[True]), 3),
+                        "ratio": round(min(times[True]) / min(times[False]), 3)}
+    return out
+
+
+def s3_throughput(quick: bool, env: dict) -> dict:
+    os.environ.update(env)
+    import s3fs
+
+    import dataset_assets as da
+
+    arrays = workloads.make_arrays("numeric", workloads.size("numeric", quick))
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.mkdir("bench")
+    url = "s3://bench/numeric_tfrecord"
+    shard = max(workloads.nbytes(arrays) // 8, 1 << 20)
+    manifest = da.save(workloads.dataset("numeric", arrays), url, format="tfrecord", shard_bytes=shard)
+    files = [f"bench/numeric_tfrecord/versions/{manifest.version}/{f.path}" for f in manifest.files]
+    total = sum(f.bytes for f in manifest.files)
+    out = {"files": len(files), "megabytes": round(total / 1e6, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        fs.get(files, [os.path.join(tmp, str(i)) for i in range(len(files))], batch_size=16)
+        out["s3fs_get_s"] = round(time.perf_counter() - t, 3)
+        os.environ["DATASET_ASSETS_CACHE"] = os.path.join(tmp, "cache")
+        t = time.perf_counter()
+        _drain(da.load(url))
+        out["load_cold_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        _drain(da.load(url))
+        out["load_warm_s"] = round(time.perf_counter() - t, 3)
+    out["cold_vs_get"] = round(out["s3fs_get_s"] / out["load_cold_s"], 3)
+    return out
+
+
+_REMOTE_CHILD = """
+import json, os, resource, sys, time
+import dataset_assets as da
+from benchmarks.memory import lazy_dataset
+t = time.perf_counter(); n = 0
+for _ in da.load(sys.argv[1]).batch(64):
+    n += 1
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t, "peak_rss": peak, "batches": n}))
+"""
+
+
+def remote_memory(gib: float, env: dict) -> dict:
+    import s3fs
+
+    import dataset_assets as da
+    from benchmarks.memory import VECTOR, lazy_dataset
+
+    os.environ.update(env)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.mkdir("memory")
+    n = int(gib * (1 << 30)) // (VECTOR * 4 + 8)
+    url = "s3://memory/lazy_npy"
+    t = time.perf_counter()
+    manifest = da.save(lazy_dataset("npy", n), url, format="npy")
+    saved = time.perf_counter() - t
+    bound = int(manifest.total_bytes * 1.25)
+    with tempfile.TemporaryDirectory() as tmp:
+        child_env = {**os.environ, **env, "DATASET_ASSETS_CACHE": tmp, "DATASET_ASSETS_CACHE_BYTES": str(bound), "TF_CPP_MIN_LOG_LEVEL": "2",
+                     "PYTHONPATH": str(REPO)}
+        proc = subprocess.run([sys.executable, "-c", _REMOTE_CHILD, url], capture_output=True, text=True, env=child_env, cwd=REPO)
+        line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if line is None:
+            return {"error": proc.stderr[-2000:]}
+        result = json.loads(line[7:])
+        cache = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file() and p.stat().st_nlink >= 1 and "blobs" in p.parts)
+    return {"gigabytes": round(manifest.total_bytes / 1e9, 2), "save_s": round(saved, 1), "load_iterate_s": round(result["seconds"], 1),
+            "peak_rss_gb": round(result["peak_rss"] / 1e9, 3), "cache_gb": round(cache / 1e9, 2), "cache_bound_gb": round(bound / 1e9, 2)}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1/100 of the workload sizes")
+    parser.add_argument("--remote-gib", type=float, default=4.0, help="size of the remote memory workload (0: skip)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    results = {"checked_reads": checked_reads(args.quick)}
+    print(json.dumps(results, indent=2), flush=True)
+    server, env = start_moto()
+    try:
+        results["s3_throughput"] = s3_throughput(args.quick, env)
+        print(json.dumps(results["s3_throughput"], indent=2), flush=True)
+        if args.remote_gib > 0:
+            results["remote_memory"] = remote_memory(args.remote_gib / (100 if args.quick else 1), env)
+            print(json.dumps(results["remote_memory"], indent=2), flush=True)
+    finally:
+        server.kill()
+    print("RESULTS " + json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
