@@ -94,7 +94,7 @@ def materialize(args: argparse.Namespace) -> int:
             if mat.asset_key in bad:
                 verified = "CHECK FAILED"
             else:
-                verified = "verified" if stamp and stamp.get("fingerprint") == meta.get("fingerprint") else "checked"
+                verified = "verified" if stamp and stamp.get("version") == meta.get("version") else "checked"
             rows.append(f"  {path.name:<18} {meta['format']:<9} {meta['num_elements']:>7,} elements {meta['bytes_on_disk'] / 1e6:>9.2f} MB  {verified}")
     base = ", ".join(sorted(map(str, folders))) or str(DatasetIOManager().resolved_base_dir())
     print(f"\nartifacts in {base}:")
