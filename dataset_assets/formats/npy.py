@@ -18,7 +18,7 @@ import tensorflow as tf
 from ..columns import Layout
 from ..errors import ArtifactError
 from ..manifest import Manifest, safe_member
-from . import Written, unknown_options
+from .base import Written, unknown_options
 from ._columnar import read_streams, write_streams
 
 NAME = "npy"

@@ -28,7 +28,7 @@ from ..columns import COUNT, Column, Layout, batch_size_for, iter_batches, map_p
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, safe_member
 from ..progress import Progress
-from . import Written, unknown_options
+from .base import Written, unknown_options
 
 NAME = "tfrecord"
 VERSION = 1
