@@ -67,7 +67,7 @@ def tfrecord(wl: str, work: Path, timed) -> None:
 
     import dataset_assets as da
     from dataset_assets.columns import Layout
-    from dataset_assets.formats import tfrecord as fmt
+    from dataset_assets.formats.tfrecord.reader import library_spec
     from dataset_assets.manifest import read_manifest
 
     arrays = workloads.make_arrays(wl, workloads.FULL_SIZES[wl])
@@ -76,7 +76,7 @@ def tfrecord(wl: str, work: Path, timed) -> None:
     manifest = read_manifest(work / "t")
     layout = Layout(manifest.spec)
     files = [str(work / "t" / f) for f in manifest.details["files"]]
-    spec = fmt._library_spec(layout, [c.name for c in layout.columns])
+    spec = library_spec(layout, [c.name for c in layout.columns])
 
     def records():
         return tf.data.TFRecordDataset(files, buffer_size=1 << 20).batch(4096)

@@ -59,8 +59,9 @@ BY_NAME = {m.name: m for m in METHODS}
 
 
 def format_available(name: str) -> bool:
-    """Whether the library's format module exists yet (formats land one by one); a file check, so the parent never imports TF."""
-    return (Path(__file__).resolve().parents[1] / "dataset_assets" / "formats" / f"{name}.py").is_file()
+    """Whether the library's format module (or package) exists yet (formats land one by one); a file check, so the parent never imports TF."""
+    formats = Path(__file__).resolve().parents[1] / "dataset_assets" / "formats"
+    return (formats / f"{name}.py").is_file() or (formats / name / "__init__.py").is_file()
 
 
 def resolve(ref: str):

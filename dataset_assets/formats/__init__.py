@@ -1,42 +1,21 @@
-"""The format registry: one module per format, each with the same small interface.
+"""The format registry: every format by name, each offering the same small interface (`base.Format`).
 
-A format module defines:
-    NAME, VERSION
-    check(layout, options) -> options      # refuse unsupported data *before* anything is written
-    write(dataset, layout, directory, options, fingerprinter) -> Written
-    read(directory, manifest, layout) -> tf.data.Dataset
-and optionally read_stored(directory, manifest, layout): the elements exactly as stored, where
-`read` adapts them to the artifact's location (used by `verify`).
+A format is a module or package whose top level has NAME, VERSION, check, write, read (and
+optionally read_stored); see `base.py` for what each does. To add one, import it here and add
+it to `_REGISTRY`; `FORMATS` lists the names in the order they are offered.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from types import ModuleType
-
 from ..errors import UnsupportedDatasetError
+from . import hdf5, npy, pathlist, tfdata, tfrecord
+from .base import Format
 
-FORMATS = ("npy", "hdf5", "pathlist", "tfrecord", "tfdata")
-
-
-@dataclass
-class Written:
-    details: dict = field(default_factory=dict)  # goes to manifest.details
-    digests: dict[str, str] = field(default_factory=dict)  # sha256 of files already hashed while writing
+_REGISTRY: dict[str, Format] = {"npy": npy, "hdf5": hdf5, "pathlist": pathlist, "tfrecord": tfrecord, "tfdata": tfdata}
+FORMATS = tuple(_REGISTRY)  # ("npy", "hdf5", "pathlist", "tfrecord", "tfdata")
 
 
-def get(name: str) -> ModuleType:
-    if name not in FORMATS:
+def get(name: str) -> Format:
+    if name not in FORMATS:  # a tuple test, so an unhashable name is refused like any other
         raise UnsupportedDatasetError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
-    return importlib.import_module(f"{__name__}.{name}")
-
-
-def unknown_options(name: str, options: dict, allowed: dict) -> dict:
-    """Merge user options over a format's defaults, refusing names the format does not know."""
-    extra = sorted(set(options) - set(allowed))
-    if extra:
-        raise UnsupportedDatasetError(
-            f"format {name!r} has no option {', '.join(map(repr, extra))}; its options are {', '.join(sorted(allowed)) or 'none'}"
-        )
-    return {**allowed, **options}
+    return _REGISTRY[name]

@@ -19,7 +19,7 @@ from ..columns import Layout
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, open_member, safe_member
 from ..version import __version__
-from . import Written, unknown_options
+from .base import Written, unknown_options
 from ._columnar import read_streams, write_streams
 
 NAME = "hdf5"

@@ -18,7 +18,7 @@ from ..columns import Layout
 from ..errors import ArtifactError
 from ..manifest import Manifest, open_member
 from ..storage.checksums import Hasher
-from . import Written, unknown_options
+from .base import Written, unknown_options
 from ._columnar import read_streams, write_streams
 
 NAME = "npy"

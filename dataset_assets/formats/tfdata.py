@@ -18,7 +18,7 @@ from ..columns import COUNT, Layout, batch_size_for, iter_batches
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, open_member, safe_member
 from ..progress import Progress
-from . import Written, unknown_options
+from .base import Written, unknown_options
 
 NAME = "tfdata"
 VERSION = 1

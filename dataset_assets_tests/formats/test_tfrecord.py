@@ -341,15 +341,15 @@ def _crc32c_reference(data: bytes) -> int:
 
 
 def test_crc32c_matches_the_definition():
-    from dataset_assets.formats.tfrecord import _crc_ranges, _crc_u64
+    from dataset_assets.formats.tfrecord.crc import crc_ranges, crc_u64
 
     buf = np.frombuffer(b"xx123456789", np.uint8)
-    assert _crc_ranges(buf, [2], [9]).tolist() == [0xE3069283]  # the CRC-32C check value
+    assert crc_ranges(buf, [2], [9]).tolist() == [0xE3069283]  # the CRC-32C check value
     rng = np.random.default_rng(3)
     buf = rng.integers(0, 256, 3000, dtype=np.uint8)
     starts = rng.integers(0, 1500, 40)
     lens = np.concatenate([rng.integers(0, 1500, 37), [0, 1, 1500]])
     expected = [_crc32c_reference(buf[a : a + n].tobytes()) for a, n in zip(starts, lens)]
-    assert _crc_ranges(buf, starts, lens).tolist() == expected
+    assert crc_ranges(buf, starts, lens).tolist() == expected
     lengths = np.array([0, 1, 300, 2**40 + 7], np.uint64)
-    assert _crc_u64(lengths).tolist() == [_crc32c_reference(int(v).to_bytes(8, "little")) for v in lengths]
+    assert crc_u64(lengths).tolist() == [_crc32c_reference(int(v).to_bytes(8, "little")) for v in lengths]

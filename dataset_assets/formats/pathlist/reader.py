@@ -1,0 +1,80 @@
+"""pathlist `read` and `read_stored`: `index.csv` back to the elements, decoding the images on the way.
+
+Loading reads the CSV once, checks that every listed path stays inside the artifact
+(`safety.check_members`), and decodes the images in a parallel, deterministic map. A damaged
+image header fails with the file's name; other damage inside a file is found by `verify`
+(checksums), naming the file. With ``copy_files=True`` `read` yields absolute paths of the
+copies inside the artifact where it is loaded from, `read_stored` the artifact-relative
+paths that were fingerprinted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from ...columns import Layout, map_plain
+from ...errors import ArtifactError
+from ...manifest import Manifest, safe_member
+from .csv_codec import parse, read_table
+from .plan import Plan, column_order, make_plan
+from .safety import check_members
+
+
+def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+    """The saved dataset; with copy_files=True its paths are absolute paths of the copies in `directory`."""
+    return _read(directory, manifest, layout, absolute=True)
+
+
+def read_stored(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+    """The dataset exactly as fingerprinted: copied files as artifact-relative paths (same as `read` otherwise)."""
+    return _read(directory, manifest, layout, absolute=False)
+
+
+def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool) -> tf.data.Dataset:
+    details, n = manifest.details, manifest.num_elements
+    plan = make_plan(layout, manifest.options.get("path_field"))
+    list_path = safe_member(directory, details["list_file"])
+    columns = details["columns"]
+    table = read_table(list_path)
+    names = [c["name"] for c in columns]
+    if list(table.columns) != names or names != [plan.names[i] for i in column_order(plan, layout)] or len(table) != n:
+        raise ArtifactError(
+            f"{list_path} has columns {list(table.columns)} and {len(table)} rows; the manifest expects {names} and {n} rows"
+        )
+    tensors = {}
+    for info, i in zip(columns, column_order(plan, layout)):
+        text = table[info["name"]]
+        if i == plan.main and (plan.kind == "images" or details.get("paths") == "copied"):
+            check_members(directory, list_path, text, manifest)
+            full = str(directory) + "/" + text if (absolute or plan.kind == "images") else text
+            tensors[i] = tf.constant(full.to_numpy(dtype=object), tf.string)
+        else:
+            tensors[i] = parse(text, info, layout.leaves[i].spec, list_path)
+    flat = tuple(tensors[i] for i in range(len(layout.leaves)))
+    if plan.kind == "paths":
+        ds = tf.data.Dataset.from_tensor_slices(layout.pack(flat))
+    else:
+        ds = map_plain(tf.data.Dataset.from_tensor_slices(flat), _decoder(layout, plan, details["image_format"]))
+    return ds.apply(tf.data.experimental.assert_cardinality(n)).prefetch(tf.data.AUTOTUNE)
+
+
+def _decoder(layout: Layout, plan: Plan, fmt: str):
+    spec = layout.leaves[plan.main].spec
+    channels = int(spec.shape[2])
+    magic = b"\x89PNG\r\n\x1a\n" if fmt == "png" else b"\xff\xd8"
+
+    def decode(*leaves):
+        leaves = list(leaves)
+        path = leaves[plan.main]
+        data = tf.io.read_file(path)
+        # decoders report damage without the file name; this names it for the common case
+        ok = tf.equal(tf.strings.substr(data, 0, len(magic)), magic)
+        with tf.control_dependencies([tf.debugging.Assert(ok, ["pathlist: image file is damaged (bad header):", path])]):
+            data = tf.identity(data)
+        image = tf.io.decode_png(data, channels=channels) if fmt == "png" else tf.io.decode_jpeg(data, channels=channels)
+        leaves[plan.main] = tf.ensure_shape(image, spec.shape)
+        return layout.pack(leaves)
+
+    return decode

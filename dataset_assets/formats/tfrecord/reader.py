@@ -1,0 +1,106 @@
+"""tfrecord `read`: the shard files back to elements, in the saved order, with plain TensorFlow ops.
+
+The manifest's feature spec must equal `parse_spec` of the element_spec. Files filled one
+after another are read in sequence; round-robin shards through a deterministic parallel
+interleave. Each batch of serialized Examples goes through one `tf.io.parse_example`
+(`library_spec`), its features become the stream dict of the shared column decoding
+(`_to_streams`; raw-encoded dtypes via `_decode_raw`), and the result is unbatched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from ...columns import COUNT, Column, Layout, batch_size_for, map_plain
+from ...errors import ArtifactError
+from ...manifest import Manifest, safe_member
+from .options import NATIVE, parse_spec
+
+
+def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+    details = manifest.details
+    missing = sorted({"features", "files", "compression", "cycle_length", "block_length"} - set(details))
+    if missing or details["features"] != parse_spec(layout):
+        what = f"lacks {', '.join(missing)}" if missing else "has a feature spec that does not match its element_spec"
+        raise ArtifactError(f"{directory}/manifest.json {what} (tfrecord details); re-create the artifact with save()")
+    files = [str(safe_member(directory, name)) for name in details["files"]]
+    compression, cycle, block = details["compression"] or "", int(details["cycle_length"]), int(details["block_length"])
+
+    def records() -> tf.data.Dataset:
+        if cycle == 1:  # files filled one after another: read them in sequence
+            return tf.data.TFRecordDataset(files, compression, buffer_size=1 << 20)
+        # block b is in file b % cycle: a deterministic parallel interleave restores the order
+        return tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string)).interleave(
+            tf.autograph.experimental.do_not_convert(lambda f: tf.data.TFRecordDataset(f, compression, buffer_size=1 << 20)),
+            cycle_length=cycle,
+            block_length=block,
+            num_parallel_calls=cycle,
+            deterministic=True,
+        )
+
+    if layout.needs_split:  # as in _columnar.read_streams: one pipeline per leaf, zipped
+        leaves = zip(layout.per_leaf(), layout.leaves)
+        ds = tf.data.Dataset.zip(layout.pack([_decode(records(), sub, [c.name for c in leaf.columns]) for (sub, _), leaf in leaves]))
+    else:
+        ds = _decode(records(), layout, [c.name for c in layout.columns])
+    return ds.apply(tf.data.experimental.assert_cardinality(manifest.num_elements)).prefetch(tf.data.AUTOTUNE)
+
+
+def _decode(records: tf.data.Dataset, layout: Layout, names: list[str]) -> tf.data.Dataset:
+    """Serialized Examples -> elements: one parse_example per batch, then the shared column decoding."""
+    spec = library_spec(layout, names)
+    batch = int(min(batch_size_for(layout, 4 << 20), 4096))
+
+    def decode(serialized):
+        return layout.decode_chunk(_to_streams(layout, names, tf.io.parse_example(serialized, spec), serialized))
+
+    ds = map_plain(records.batch(batch), decode).unbatch()
+    if layout.needs_finish:
+        ds = map_plain(ds, layout.finish_element)
+    return ds
+
+
+def library_spec(layout: Layout, names: list[str]) -> dict:
+    """The `tf.io.parse_example` features of the columns, named `names`."""
+    spec = {}
+    for col, name in zip(layout.columns, names):
+        if col.dtype not in NATIVE:
+            spec[name] = tf.io.FixedLenFeature([], tf.string)
+        elif col.fixed:
+            spec[name] = tf.io.FixedLenFeature(col.shape, col.dtype)
+        else:
+            spec[name] = tf.io.RaggedFeature(col.dtype, row_splits_dtype=tf.int64)
+        if not col.fixed:
+            spec[f"{name}#shape"] = tf.io.FixedLenFeature([len(col.shape)], tf.int64)
+    return spec
+
+
+def _decode_raw(data, col: Column):
+    stored = tf.as_dtype(col.storage_dtype)
+    if stored in (tf.uint32, tf.uint64):  # decode_raw lacks these: read the same bytes signed, then reinterpret
+        return tf.bitcast(tf.io.decode_raw(data, tf.int32 if stored == tf.uint32 else tf.int64), stored)
+    return tf.io.decode_raw(data, stored)
+
+
+def _to_streams(layout: Layout, names: list[str], parsed: dict, serialized) -> dict:
+    """Parsed features of a batch -> the stream dict `Layout.decode_chunk` takes."""
+    n = tf.shape(serialized, out_type=tf.int64)[0]
+    streams = {COUNT: n}
+    for col, name in zip(layout.columns, names):
+        x = parsed[name]
+        if not col.fixed:
+            streams[col.key("shapes")] = parsed[f"{name}#shape"]
+        if col.dtype not in NATIVE:
+            values = _decode_raw(x, col) if col.fixed else _decode_raw(tf.strings.reduce_join(x), col)
+            if col.fixed:
+                values = tf.reshape(values, [n, *col.shape])
+        else:
+            values = x if col.fixed else x.flat_values
+        if col.is_string:
+            flat = tf.reshape(values, [-1])
+            streams[col.key("lengths")] = tf.cast(tf.strings.length(flat), tf.int64)
+            values = tf.strings.reduce_join(flat)
+        streams[col.key("values")] = values
+    return streams

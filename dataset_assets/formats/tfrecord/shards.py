@@ -1,0 +1,77 @@
+"""tfrecord sharding: which file each block of records goes to, and the files themselves.
+
+Block `b` goes to file `b % num_shards` (or, with `shard_bytes`, blocks fill one file after
+another), so `interleave(cycle_length, block_length)` over the files restores the saved order
+exactly. Each `_File` compresses (GZIP/ZLIB) and hashes its bytes on the way out; the files
+get their final `data-00000-of-00004` names on close, when the count is known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+_EXTENSIONS = {None: ".tfrecord", "GZIP": ".tfrecord.gz", "ZLIB": ".tfrecord.zlib"}
+
+
+class Shards:
+    """Blocks round-robin over `num_shards` files, or filling files of ~`shard_bytes` one after another."""
+
+    def __init__(self, directory: Path, options: dict):
+        self.directory, self.options = directory, options
+        self.ext = _EXTENSIONS[options["compression"]]
+        self.files: list[_File] = []
+        self.blocks = 0
+        for _ in range(options["num_shards"] or 0):
+            self._open()
+
+    def _open(self) -> "_File":
+        f = _File(self.directory / f".part-{len(self.files):05d}", self.options["compression"])
+        self.files.append(f)
+        return f
+
+    def write(self, data: bytes, n: int) -> None:
+        if self.options["num_shards"]:
+            f = self.files[self.blocks % len(self.files)]
+        else:
+            f = self.files[-1] if self.files and self.files[-1].bytes < self.options["shard_bytes"] else self._open()
+        f.write(data, n)
+        self.blocks += 1
+
+    def close(self) -> tuple[list[str], dict[str, str], list[int]]:
+        if not self.files:
+            self._open()
+        names, digests, counts = [], {}, []
+        for i, f in enumerate(self.files):
+            f.close()
+            name = f"data-{i:05d}-of-{len(self.files):05d}{self.ext}"
+            os.replace(f.path, self.directory / name)  # the count is only known now
+            names.append(name)
+            digests[name] = f.sha256.hexdigest()
+            counts.append(f.records)
+        return names, digests, counts
+
+
+class _File:
+    def __init__(self, path: Path, compression: str | None):
+        self.path, self.file = path, open(path, "wb")
+        wbits = {"GZIP": 31, "ZLIB": 15}.get(compression)
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
+        self.sha256, self.bytes, self.records = hashlib.sha256(), 0, 0
+
+    def _out(self, data: bytes) -> None:
+        self.file.write(data)
+        self.sha256.update(data)
+        self.bytes += len(data)
+
+    def write(self, data: bytes, n: int) -> None:
+        self._out(self.compressor.compress(data) if self.compressor else data)
+        self.records += n
+
+    def close(self) -> None:
+        if not self.file.closed:
+            if self.compressor:
+                self._out(self.compressor.flush())
+            self.file.close()
