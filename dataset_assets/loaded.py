@@ -12,6 +12,7 @@ The iterator stays a `tf.data` iterator: `tf.train.Checkpoint(iterator=it)` work
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import tensorflow as tf
@@ -49,7 +50,8 @@ class LoadedDataset(tf.data.Dataset):
             return ArtifactError(detail)
         where = f"{self._directory} (version {self._manifest.version})"
         damage = locate_damage(self._directory, self._manifest)
-        first = text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
+        text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text).strip()
+        first = text.splitlines()[0][:300] if text else type(error).__name__
         if damage:
             return ArtifactError(f"{damage} (reading stopped with: {first})")
         return ArtifactError(f"{where}: reading the {self._manifest.format} data failed: {type(error).__name__}: {first}")

@@ -70,10 +70,10 @@ def write_table(path: Path, header: list[str], columns: list[list[str]]) -> None
         writer.writerows(zip(*columns))
 
 
-def read_table(list_path: Path) -> pd.DataFrame:
-    """Every cell as the exact string written (no NA guessing, blank lines kept)."""
+def read_table(source, list_path: Path) -> pd.DataFrame:
+    """Every cell of the list read from `source` (its checked bytes) as the exact string written (no NA guessing, blank lines kept)."""
     try:
-        return pd.read_csv(list_path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding="utf-8")
+        return pd.read_csv(source, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False, encoding="utf-8")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise ArtifactError(f"{list_path} is not a readable list ({e}); re-create the artifact with save()") from e
 

@@ -10,34 +10,37 @@ paths that were fingerprinted.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+import numpy as np
 
 import tensorflow as tf
 
 from ...columns import Layout, map_plain
 from ...errors import ArtifactError
-from ...manifest import Manifest, safe_member
+from ...manifest import Manifest, open_member, safe_member
 from .csv_codec import parse, read_table
 from .plan import Plan, column_order, make_plan
 from .safety import check_members
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
     """The saved dataset; with copy_files=True its paths are absolute paths of the copies in `directory`."""
-    return _read(directory, manifest, layout, absolute=True)
+    return _read(directory, manifest, layout, absolute=True, checked=checked)
 
 
-def read_stored(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+def read_stored(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
     """The dataset exactly as fingerprinted: copied files as artifact-relative paths (same as `read` otherwise)."""
-    return _read(directory, manifest, layout, absolute=False)
+    return _read(directory, manifest, layout, absolute=False, checked=checked)
 
 
-def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool) -> tf.data.Dataset:
+def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool, checked: bool) -> tf.data.Dataset:
     details, n = manifest.details, manifest.num_elements
     plan = make_plan(layout, manifest.options.get("path_field"))
     list_path = safe_member(directory, details["list_file"])
     columns = details["columns"]
-    table = read_table(list_path)
+    table = read_table(io.BytesIO(open_member(directory, manifest, details["list_file"], checked).read_all()), list_path)
     names = [c["name"] for c in columns]
     if list(table.columns) != names or names != [plan.names[i] for i in column_order(plan, layout)] or len(table) != n:
         raise ArtifactError(
@@ -56,11 +59,24 @@ def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool) -
     if plan.kind == "paths":
         ds = tf.data.Dataset.from_tensor_slices(layout.pack(flat))
     else:
-        ds = map_plain(tf.data.Dataset.from_tensor_slices(flat), _decoder(layout, plan, details["image_format"]))
+        checks = _image_checks(directory, manifest, n) if checked else None
+        slices = flat if checks is None else flat + (checks,)
+        ds = map_plain(tf.data.Dataset.from_tensor_slices(slices), _decoder(layout, plan, details["image_format"], checks is not None))
     return ds.apply(tf.data.experimental.assert_cardinality(n)).prefetch(tf.data.AUTOTUNE)
 
 
-def _decoder(layout: Layout, plan: Plan, fmt: str):
+def _image_checks(directory: Path, manifest: Manifest, n: int) -> tf.Tensor | None:
+    """The FarmHash64 of every image file recorded at write time ([n, 8] uint8), or None for artifacts without them."""
+    name = manifest.details.get("image_checks")
+    if name is None:
+        return None
+    raw = open_member(directory, manifest, name).read_all()
+    if len(raw) != 8 * n:
+        raise ArtifactError(f"{directory / name}: holds {len(raw)} bytes, 8 per image are {8 * n}; re-create the artifact with save()")
+    return tf.constant(np.frombuffer(raw, np.uint8).reshape(n, 8))
+
+
+def _decoder(layout: Layout, plan: Plan, fmt: str, checked: bool):
     spec = layout.leaves[plan.main].spec
     channels = int(spec.shape[2])
     magic = b"\x89PNG\r\n\x1a\n" if fmt == "png" else b"\xff\xd8"
@@ -69,6 +85,11 @@ def _decoder(layout: Layout, plan: Plan, fmt: str):
         leaves = list(leaves)
         path = leaves[plan.main]
         data = tf.io.read_file(path)
+        if checked:  # every byte of the file, against the fingerprint taken when it was written
+            expected = leaves.pop()
+            same = tf.reduce_all(tf.equal(tf.reshape(tf.fingerprint(tf.reshape(data, [1])), [8]), expected))
+            with tf.control_dependencies([tf.debugging.Assert(same, ["pathlist: image file does not match its checksum:", path])]):
+                data = tf.identity(data)
         # decoders report damage without the file name; this names it for the common case
         ok = tf.equal(tf.strings.substr(data, 0, len(magic)), magic)
         with tf.control_dependencies([tf.debugging.Assert(ok, ["pathlist: image file is damaged (bad header):", path])]):

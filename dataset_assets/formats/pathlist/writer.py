@@ -12,7 +12,6 @@ kept in memory and written once at the end, when each string column's encoding i
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -22,19 +21,22 @@ import tensorflow as tf
 from ...columns import COUNT, Layout, batch_size_for, iter_batches, map_plain
 from ...errors import UnsupportedDatasetError
 from ...progress import Progress
+from ...storage.checksums import Digest, Hasher, digest_bytes
 from ..base import Written
 from .csv_codec import VECTOR_SEPARATOR, column_text, split_strings, string_column, to_text, write_table
 from .plan import EXT, Plan, make_plan
 
 LIST_FILE = "index.csv"
+CHECKS_FILE = "image_checks.bin"  # tf.fingerprint (FarmHash64) of every image file, 8 bytes each, in element order
 
 
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     plan = make_plan(layout, options["path_field"])
     fields = [i for i in range(len(layout.leaves)) if i != plan.main]
     texts: dict[int, list] = {i: [] for i in fields}
-    digests: dict[str, str] = {}
+    digests: dict[str, Digest] = {}
     main_paths: list[str] = []
+    checks: list[np.ndarray] = []
     progress = Progress(f"save pathlist {directory.name}")
     if plan.kind == "images":
         (directory / "images").mkdir()
@@ -48,7 +50,8 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
         if plan.kind == "images":
             ext = EXT[options["image_format"]]
             names = [f"images/{start + j:09d}{ext}" for j in range(n)]
-            digests.update(zip(names, _write_files(directory, names, *blobs)))
+            digests.update(zip(names, _write_files(directory, names, *blobs[:2])))
+            checks.append(blobs[2])
             main_paths += names
         elif options["copy_files"]:
             names = _copy_files(directory, split_strings(batch, main_col), start, layout.leaves[plan.main].path, digests)
@@ -78,6 +81,9 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     if plan.kind == "images":
         fmt = options["image_format"]
         details.update(image_format=fmt, lossy=fmt == "jpeg", jpeg_quality=options["jpeg_quality"] if fmt == "jpeg" else None)
+        # checked when each image is read, inside TF's read map (no Python per image): see reader.py
+        (directory / CHECKS_FILE).write_bytes(np.concatenate(checks or [np.zeros((0, 8), np.uint8)]).tobytes())
+        details.update(image_checks=CHECKS_FILE, image_check="tf.fingerprint farmhash64 of the file's bytes")
     else:
         details["paths"] = "copied" if options["copy_files"] else "as given"
     return Written(details=details, digests=digests)
@@ -110,10 +116,10 @@ def _image_batches(dataset, layout: Layout, plan: Plan, options: dict):
             data = tf.io.encode_jpeg(image, quality=options["jpeg_quality"])
             # JPEG is lossy: fingerprint what load() will decode, not the source pixels
             leaves[plan.main] = tf.ensure_shape(tf.io.decode_jpeg(data, channels=channels), spec.shape)
-        return layout.pack(leaves), data
+        return layout.pack(leaves), data, tf.reshape(tf.fingerprint(tf.reshape(data, [1])), [8])
 
-    pair = Layout((layout.element_spec, tf.TensorSpec([], tf.string)))
-    bytes_col = pair.columns[-1]
+    pair = Layout((layout.element_spec, tf.TensorSpec([], tf.string), tf.TensorSpec([8], tf.uint8)))
+    bytes_col, check_col = pair.columns[-2], pair.columns[-1]
     size = min(batch_size_for(pair), 512 if layout.leaves[plan.main].columns[0].fixed else 64)
     stored = map_plain(dataset, encode)
     for batch in iter_batches(stored, pair, size):
@@ -121,11 +127,11 @@ def _image_batches(dataset, layout: Layout, plan: Plan, options: dict):
         for col, pcol in zip(layout.columns, pair.columns):
             for s in col.streams:
                 out[col.key(s)] = batch[pcol.key(s)]
-        yield out, (batch[bytes_col.key("values")], batch[bytes_col.key("lengths")])
+        yield out, (batch[bytes_col.key("values")], batch[bytes_col.key("lengths")], batch[check_col.key("values")])
 
 
-def _write_files(directory: Path, names: list[str], values: np.ndarray, lengths: np.ndarray) -> list[str]:
-    """Write each element's bytes to its file and return their sha256 (so nothing is read back to hash it).
+def _write_files(directory: Path, names: list[str], values: np.ndarray, lengths: np.ndarray) -> list[Digest]:
+    """Write each element's bytes to its file and return their digests (so nothing is read back to hash it).
 
     Plain Python writes: tf.io.write_file costs ~10x more CPU per small file (it creates the
     parent directories every time), and the bytes are already here for hashing.
@@ -134,9 +140,10 @@ def _write_files(directory: Path, names: list[str], values: np.ndarray, lengths:
     ends = np.cumsum(lengths).tolist()
     digests = []
     for name, a, b in zip(names, [0] + ends[:-1], ends):
+        data = view[a:b].tobytes()
         with open(directory / name, "wb") as f:
-            f.write(view[a:b])
-        digests.append(hashlib.sha256(view[a:b]).hexdigest())
+            f.write(data)
+        digests.append(digest_bytes(data))
     return digests
 
 
@@ -147,7 +154,7 @@ def _copy_files(directory: Path, sources: list[bytes], start: int, feature: str,
         ext = os.path.splitext(os.path.basename(src))[1].decode("ascii", "replace")
         ext = ext if len(ext) <= 16 and ext[1:].replace("_", "").replace("-", "").isalnum() and ext.isascii() else ""
         name = f"files/{start + j:09d}{ext}"
-        h = hashlib.sha256()
+        h = Hasher()
         try:
             with open(src, "rb") as fin, open(directory / name, "wb") as fout:
                 while block := fin.read(8 << 20):
@@ -158,6 +165,6 @@ def _copy_files(directory: Path, sources: list[bytes], start: int, feature: str,
                 f"element {start + j}, feature {feature!r}: cannot copy {os.fsdecode(src)!r} ({e.strerror or e}); "
                 "copy_files=True needs every path to name a readable file (or save with copy_files=False)"
             ) from e
-        digests[name] = h.hexdigest()
+        digests[name] = h.digest()
         names.append(name)
     return names

@@ -19,7 +19,8 @@ from ...manifest import Manifest, safe_member
 from .options import NATIVE, parse_spec
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
+    """TensorFlow's reader checks every record's length and data CRC-32C itself; `checked` cannot turn that off."""
     details = manifest.details
     missing = sorted({"features", "files", "compression", "cycle_length", "block_length"} - set(details))
     if missing or details["features"] != parse_spec(layout):

@@ -2,16 +2,18 @@
 
 Block `b` goes to file `b % num_shards` (or, with `shard_bytes`, blocks fill one file after
 another), so `interleave(cycle_length, block_length)` over the files restores the saved order
-exactly. Each `_File` compresses (GZIP/ZLIB) and hashes its bytes on the way out; the files
+exactly. Each `_File` compresses (GZIP/ZLIB) and hashes its bytes on the way out (SHA-256 and
+block CRC-32Cs, `storage.checksums`); the files
 get their final `data-00000-of-00004` names on close, when the count is known.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zlib
 from pathlib import Path
+
+from ...storage.checksums import Digest, Hasher
 
 _EXTENSIONS = {None: ".tfrecord", "GZIP": ".tfrecord.gz", "ZLIB": ".tfrecord.zlib"}
 
@@ -40,7 +42,7 @@ class Shards:
         f.write(data, n)
         self.blocks += 1
 
-    def close(self) -> tuple[list[str], dict[str, str], list[int]]:
+    def close(self) -> tuple[list[str], dict[str, Digest], list[int]]:
         if not self.files:
             self._open()
         names, digests, counts = [], {}, []
@@ -49,7 +51,7 @@ class Shards:
             name = f"data-{i:05d}-of-{len(self.files):05d}{self.ext}"
             os.replace(f.path, self.directory / name)  # the count is only known now
             names.append(name)
-            digests[name] = f.sha256.hexdigest()
+            digests[name] = f.hasher.digest()
             counts.append(f.records)
         return names, digests, counts
 
@@ -59,11 +61,11 @@ class _File:
         self.path, self.file = path, open(path, "wb")
         wbits = {"GZIP": 31, "ZLIB": 15}.get(compression)
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
-        self.sha256, self.bytes, self.records = hashlib.sha256(), 0, 0
+        self.hasher, self.bytes, self.records = Hasher(), 0, 0
 
     def _out(self, data: bytes) -> None:
         self.file.write(data)
-        self.sha256.update(data)
+        self.hasher.update(data)
         self.bytes += len(data)
 
     def write(self, data: bytes, n: int) -> None:
