@@ -149,10 +149,11 @@ def load_asset(name: str, verified: bool = True, base_dir=None, *, storage_optio
     artifact = artifact_path(name, base_dir)
     from .recipes.pipeline import POINTER_SUFFIX, open_pipeline
 
+    root = Location.of(artifact, storage_options)
     pointer = artifact.with_name(name + POINTER_SUFFIX)
-    if pointer.is_file():  # a pipeline asset: an artifact + its recipe, ready-to-train batches
+    if root.is_local and pointer.is_file():  # a pipeline asset (local only): an artifact + its recipe, ready-to-train batches
         return open_pipeline(pointer, verified)[0]
-    store = ArtifactStore(Location.of(artifact, storage_options))
+    store = ArtifactStore(root)
     if store.record() is None and not store.is_legacy():
         names = available(base_dir)
         raise ArtifactError(

@@ -6,9 +6,11 @@ variable-length or object data, so reading back involves no pickle and no per-el
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import numbers
+import weakref
 from pathlib import Path
 
 import h5py
@@ -77,6 +79,8 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         # holds a couple of chunks so reads that straddle a chunk decompress it once
         source = _CheckedIO(open_member(directory, manifest, rel)) if checked else path
         f = h5py.File(source, "r", rdcc_nbytes=2 * chunk + (1 << 16))
+        if checked:
+            _OPEN_ON_FILE_OBJECTS.add(f)
     except OSError as e:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({e}); re-create the artifact with save()") from e
     try:
@@ -85,6 +89,20 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         f.close()
         raise
     return read_streams(layout, arrays, manifest.num_elements)
+
+
+# libhdf5 closes files still open in its own exit handler, after Python has shut down; for a file
+# on a Python file object that calls back into Python and crashes the process. Close them first.
+_OPEN_ON_FILE_OBJECTS: "weakref.WeakSet[h5py.File]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_file_object_files() -> None:
+    for f in list(_OPEN_ON_FILE_OBJECTS):
+        try:
+            f.close()
+        except Exception:  # noqa: BLE001 - exiting: nothing left to report to
+            pass
 
 
 def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) -> dict:

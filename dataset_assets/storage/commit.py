@@ -14,7 +14,6 @@ both end up in the record's list of versions and exactly one of them is current:
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -108,5 +107,8 @@ def _update_s3(record: Location, build) -> dict:
 
 
 def _is_conflict(error: OSError) -> bool:
-    text = str(error)
-    return error.errno == errno.EINVAL and ("Precondition" in text or "412" in text) or "ConditionalRequestConflict" in text
+    """A 412 (the record changed since it was read) or 409 (a concurrent conditional write) from S3.
+
+    s3fs maps both to OSError(EINVAL) or FileExistsError; the botocore error it wraps has the code."""
+    code = getattr(error.__cause__, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409") or isinstance(error, FileExistsError)
