@@ -51,7 +51,7 @@ class LoadedDataset(tf.data.Dataset):
         where = f"{self._directory} (version {self._manifest.version})"
         damage = locate_damage(self._directory, self._manifest)
         text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text).strip()
-        first = text.splitlines()[0][:300] if text else type(error).__name__
+        first = text.splitlines()[0][:1000] if text else type(error).__name__  # long enough to keep a file path
         if damage:
             return ArtifactError(f"{damage} (reading stopped with: {first})")
         return ArtifactError(f"{where}: reading the {self._manifest.format} data failed: {type(error).__name__}: {first}")

@@ -11,6 +11,7 @@ from dagster import AssetKey
 import dataset_assets as da
 from dataset_assets.defs.artifacts import ARTIFACT_FORMATS, artifact_asset
 from dataset_assets.home import read_stamp
+from dataset_assets_tests.helpers import version_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
 ARTIFACTS = [f"{d}_{f}" for d, fmts in ARTIFACT_FORMATS.items() for f in fmts]
@@ -36,7 +37,10 @@ def test_artifact_is_written_in_its_format_with_full_metadata(graph, name):
     manifest = da.read_manifest(path)
     assert meta["format"] == manifest.format == name.split("_", 1)[1]
     assert meta["num_elements"] == meta["dagster/row_count"] == manifest.num_elements
-    assert meta["bytes_on_disk"] == manifest.total_bytes == sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name != "manifest.json")
+    # the bytes of the current version's data files (its manifest aside): what the manifest lists, and nothing else
+    files = [f for f in version_dir(path).rglob("*") if f.is_file() and f.name != "manifest.json"]
+    assert sorted(str(f.relative_to(version_dir(path))) for f in files) == sorted(f.path for f in manifest.files)
+    assert meta["bytes_on_disk"] == manifest.total_bytes == sum(f.stat().st_size for f in files)
     assert meta["fingerprint"] == manifest.fingerprint
     assert mat.tags["dagster/data_version"] == manifest.fingerprint  # the data version is the content fingerprint
     assert meta["elements_per_second"] > 0 and meta["write_seconds"] > 0

@@ -7,6 +7,7 @@ import dataset_assets as da
 from dataset_assets.definitions import defs
 from dataset_assets.defs import ASSETS, CHECKS, build_resources
 from dataset_assets.home import read_stamp
+from dataset_assets_tests.helpers import version_dir
 
 from .conftest import failures
 
@@ -14,7 +15,7 @@ from .conftest import failures
 def corrupt(artifact) -> str:
     """Flip one byte in the middle of the artifact's largest data file (same size, so only checksums catch it)."""
     entry = max(da.read_manifest(artifact).files, key=lambda f: f.bytes)
-    path = artifact / entry.path
+    path = version_dir(artifact) / entry.path
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))

@@ -1,7 +1,9 @@
 """hdf5: round trips, options, what data.h5 holds, damage reported with the file named, parallel reads."""
 
+import fcntl
 import gc
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
-from dataset_assets.formats import _columnar
+from dataset_assets.formats import _columnar, hdf5
+from dataset_assets_tests.helpers import rewrite_manifest, version_dir
 
 STRINGS = [b"", b"a", b"\xff\xfe\x00bytes", "grüße".encode(), b"x" * 300]
 
@@ -95,7 +98,7 @@ def test_file_layout(tmp_path):
     manifest = _save(dataset, tmp_path / "art")
     assert [f.path for f in manifest.files] == ["data.h5"]
     assert manifest.details["file"] == "data.h5"
-    with h5py.File(tmp_path / "art" / "data.h5", "r") as f:
+    with h5py.File(version_dir(tmp_path / "art") / "data.h5", "r") as f:
         assert f.attrs["dataset_assets.format"] == "hdf5"
         assert json.loads(f.attrs["dataset_assets.streams"]) == list(manifest.details["streams"])
         for name in manifest.details["streams"].values():
@@ -120,7 +123,7 @@ def test_compression(tmp_path, options, expect):
     dataset = tf.data.Dataset.from_tensor_slices({"x": np.zeros((2000, 16), np.float32), "s": np.array(STRINGS * 400, dtype=object)})
     manifest = _save(dataset, tmp_path / "art", **options)
     assert manifest.options["compression"] == expect[0] and manifest.options["compression_opts"] == expect[1]
-    with h5py.File(tmp_path / "art" / "data.h5", "r") as f:
+    with h5py.File(version_dir(tmp_path / "art") / "data.h5", "r") as f:
         for name in manifest.details["streams"].values():
             assert (f[name].compression, f[name].compression_opts) == expect
     if expect[0]:  # zeros and repeated strings shrink a lot
@@ -131,7 +134,7 @@ def test_compression(tmp_path, options, expect):
 def test_chunk_bytes_sets_chunk_rows(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices(np.arange(1000 * 8, dtype=np.float64).reshape(1000, 8))  # 64-byte rows
     manifest = _save(dataset, tmp_path / "art", chunk_bytes=640)
-    with h5py.File(tmp_path / "art" / "data.h5", "r") as f:
+    with h5py.File(version_dir(tmp_path / "art") / "data.h5", "r") as f:
         (name,) = manifest.details["streams"].values()
         assert f[name].chunks == (10, 8)
     assert_same_elements(da.load(tmp_path / "art"), dataset)
@@ -140,7 +143,7 @@ def test_chunk_bytes_sets_chunk_rows(tmp_path):
 def test_small_stream_gets_a_small_chunk(tmp_path):
     manifest = _save(tf.data.Dataset.range(3), tmp_path / "art")
     assert manifest.total_bytes < 64 << 10  # not a whole 1 MiB chunk for 24 bytes
-    with h5py.File(tmp_path / "art" / "data.h5", "r") as f:
+    with h5py.File(version_dir(tmp_path / "art") / "data.h5", "r") as f:
         assert f[next(iter(manifest.details["streams"].values()))].chunks == (3,)
 
 
@@ -168,7 +171,7 @@ def test_bad_options_are_refused_before_writing(tmp_path, options, message):
 def _artifact(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices(_rng().standard_normal((1000, 16)).astype(np.float32))
     manifest = _save(dataset, tmp_path / "art")
-    return dataset, manifest, tmp_path / "art", tmp_path / "art" / "data.h5"
+    return dataset, manifest, tmp_path / "art", version_dir(tmp_path / "art") / "data.h5"
 
 
 def test_flipped_byte_in_the_data_is_reported(tmp_path):
@@ -182,9 +185,12 @@ def test_flipped_byte_in_the_data_is_reported(tmp_path):
     report = da.verify(art)
     assert not report.ok
     assert any(str(victim) in p and "checksum" in p for p in report.problems), report.problems
-    # load checks sizes only: the flipped byte reaches the elements, so it was in the data region
-    with pytest.raises(AssertionError, match="values differ"):
+    # a checked load refuses the damaged block, naming the file
+    with pytest.raises(da.ArtifactError, match=re.escape(str(victim)) + ".*do not match the checksum recorded when it was written"):
         assert_same_elements(da.load(art), dataset)
+    # unchecked, the flipped byte reaches the elements, so it was in the data region
+    with pytest.raises(AssertionError, match="values differ"):
+        assert_same_elements(da.load(art, checked=False), dataset)
 
 
 def test_truncated_file_is_reported_and_refused(tmp_path):
@@ -208,37 +214,52 @@ def test_missing_file_is_reported_and_refused(tmp_path):
 def test_garbage_of_the_right_size_is_refused(tmp_path):
     _, _, art, victim = _artifact(tmp_path)
     victim.write_bytes(b"\0" * victim.stat().st_size)
+    with pytest.raises(da.ArtifactError, match=re.escape(str(victim))):
+        list(da.load(art))  # the block checks catch it first
     with pytest.raises(da.ArtifactError, match=re.escape(str(victim)) + ".*not a readable HDF5 file"):
-        da.load(art)
+        da.load(art, checked=False)
     assert not da.verify(art).ok
 
 
 def test_details_name_the_datasets(tmp_path):
     _, manifest, art, victim = _artifact(tmp_path)
-    doc = json.loads((art / "manifest.json").read_text())
-    (key,) = doc["details"]["streams"]
-    doc["details"]["streams"][key] = "elsewhere"
-    (art / "manifest.json").write_text(json.dumps(doc))
+    (key,) = manifest.details["streams"]
+
+    def edit(doc):
+        doc["details"]["streams"][key] = "elsewhere"
+
+    rewrite_manifest(art, edit)
     with pytest.raises(da.ArtifactError, match=re.escape(f"{victim}: stream {key!r}")):
         da.load(art)
 
 
 def test_details_pointing_at_the_wrong_dataset_are_refused(tmp_path):
     _save(CASES["strings"](), tmp_path / "art")
-    doc = json.loads((tmp_path / "art" / "manifest.json").read_text())
-    values, lengths = doc["details"]["streams"]
-    doc["details"]["streams"] = {values: lengths, lengths: values}
-    (tmp_path / "art" / "manifest.json").write_text(json.dumps(doc))
+    values, lengths = da.read_manifest(tmp_path / "art").details["streams"]
+
+    def edit(doc):
+        assert list(doc["details"]["streams"]) == [values, lengths]
+        doc["details"]["streams"] = {values: lengths, lengths: values}
+
+    rewrite_manifest(tmp_path / "art", edit)
     with pytest.raises(da.ArtifactError, match=f"HDF5 dataset '{re.escape(lengths)}' is int64.*expected uint8"):
         da.load(tmp_path / "art")
 
 
-def test_file_stays_open_read_only_while_the_dataset_lives(tmp_path):
+@pytest.mark.parametrize("checked", [True, False])
+def test_file_stays_open_read_only_while_the_dataset_lives(tmp_path, checked):
     dataset, _, art, victim = _artifact(tmp_path)
-    loaded = da.load(art).batch(7)
+    loaded = da.load(art, checked=checked).batch(7)
     gc.collect()
     open_files = {i.name.decode(): i.get_intent() for i in h5py.h5f.get_obj_ids(h5py.h5f.OBJ_ALL, h5py.h5f.OBJ_FILE)}
-    assert open_files.get(str(victim)) == h5py.h5f.ACC_RDONLY
+    if checked:  # libhdf5 reads through a checked file object (its name is the object's repr) over data.h5
+        readers = [o for o in gc.get_objects() if isinstance(o, hdf5._CheckedIO) and o.reader.path == str(victim)]
+        assert readers, "no checked reader holds data.h5 open"
+        assert any(open_files.get(repr(o)) == h5py.h5f.ACC_RDONLY for o in readers), open_files
+        for o in readers:
+            assert o.reader.fd is not None and fcntl.fcntl(o.reader.fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+    else:
+        assert open_files.get(str(victim)) == h5py.h5f.ACC_RDONLY
     assert_same_elements(loaded.unbatch(), dataset)
 
 

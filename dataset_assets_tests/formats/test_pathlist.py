@@ -1,9 +1,8 @@
 """pathlist: images as PNG/JPEG files or file paths, listed in index.csv with their labels."""
 
 import csv
-import hashlib
-import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +11,9 @@ import tensorflow as tf
 import dataset_assets as da
 from dataset_assets.columns import Layout
 from dataset_assets.formats import pathlist
-from dataset_assets.manifest import read_manifest
-from dataset_assets_tests.helpers import assert_same_elements
+from dataset_assets import read_manifest
+from dataset_assets.storage.checksums import digest_file
+from dataset_assets_tests.helpers import assert_same_elements, rewrite_manifest, version_dir
 
 RNG = np.random.default_rng(7)
 
@@ -23,24 +23,26 @@ def _images(n, h=6, w=5, c=3, seed=0):
 
 
 def _rows(path):
-    with open(path / "index.csv", newline="", encoding="utf-8") as f:
+    with open(version_dir(path) / "index.csv", newline="", encoding="utf-8") as f:
         return list(csv.reader(f))
 
 
 def _rewrite_list(art, rows):
     """Edit index.csv and, like a deliberate attacker, make the manifest agree with the edit."""
-    with open(art / "index.csv", "w", newline="", encoding="utf-8") as f:
+    with open(version_dir(art) / "index.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
     _rehash(art, "index.csv")
 
 
 def _rehash(art, rel):
-    doc = json.loads((art / "manifest.json").read_text())
-    data = (art / rel).read_bytes()
-    for entry in doc["files"]:
-        if entry["path"] == rel:
-            entry["bytes"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
-    (art / "manifest.json").write_text(json.dumps(doc))
+    """Make the manifest's size, SHA-256 and block CRCs of `rel` (and the commit record's digest of it) agree."""
+    digest = digest_file(version_dir(art) / rel)
+
+    def edit(doc):
+        (entry,) = [e for e in doc["files"] if e["path"] == rel]
+        entry["bytes"], entry["sha256"], entry["crc32c"] = digest.bytes, digest.sha256, digest.crc32c
+
+    rewrite_manifest(art, edit)
 
 
 def test_article_example_image_files_listed_by_path(tmp_path):
@@ -108,7 +110,7 @@ def test_grayscale_and_rgba(tmp_path, channels):
     da.save(dataset, tmp_path / "art", format="pathlist")
     loaded = da.load(tmp_path / "art")
     assert_same_elements(loaded, dataset)
-    decoded = tf.io.decode_png(tf.io.read_file(str(tmp_path / "art" / "images" / "000000002.png")))
+    decoded = tf.io.decode_png(tf.io.read_file(str(version_dir(tmp_path / "art") / "images" / "000000002.png")))
     assert decoded.shape[-1] == channels
     assert da.verify(tmp_path / "art", dataset).ok
 
@@ -144,7 +146,7 @@ def test_jpeg_is_lossy_and_fingerprinted_as_stored(tmp_path, channels):
     dataset = tf.data.Dataset.from_tensor_slices({"image": np.stack([smooth] * 3), "label": np.arange(3)})
     manifest = da.save(dataset, tmp_path / "art", format="pathlist", image_format="jpeg", jpeg_quality=90)
     assert manifest.details["lossy"] is True and manifest.details["jpeg_quality"] == 90
-    assert sorted(p.name for p in (tmp_path / "art" / "images").iterdir()) == [f"{i:09d}.jpg" for i in range(3)]
+    assert sorted(p.name for p in (version_dir(tmp_path / "art") / "images").iterdir()) == [f"{i:09d}.jpg" for i in range(3)]
     loaded = da.load(tmp_path / "art")
     assert loaded.element_spec == dataset.element_spec
     for got, want in zip(loaded, dataset):
@@ -160,7 +162,7 @@ def test_path_list_stored_as_given(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices({"file": paths, "label": np.arange(5, dtype=np.int16)})
     manifest = da.save(dataset, tmp_path / "art", format="pathlist")
     assert manifest.details["kind"] == "paths" and manifest.details["paths"] == "as given"
-    assert not (tmp_path / "art" / "files").exists()
+    assert not (version_dir(tmp_path / "art") / "files").exists()
     assert_same_elements(da.load(tmp_path / "art"), dataset)
     assert da.verify(tmp_path / "art", dataset).ok
 
@@ -188,11 +190,11 @@ def test_copied_path_list_is_self_contained(tmp_path):
     assert manifest.details["paths"] == "copied"
     art = (tmp_path / "art").absolute()
     loaded = list(da.load(tmp_path / "art"))
-    assert [e["path"].numpy().decode() for e in loaded] == [str(art / f"files/{i:09d}.bin") for i in range(3)]
+    assert [e["path"].numpy().decode() for e in loaded] == [str(version_dir(art) / f"files/{i:09d}.bin") for i in range(3)]
     assert [tf.io.read_file(e["path"]).numpy() for e in loaded] == contents
     assert [e["caption"].numpy() for e in loaded] == [b"one", b"two", b"three"]
     # the fingerprint covers the artifact-relative paths, which survive moving the artifact
-    stored = pathlist.read_stored(art, read_manifest(art), Layout(dataset.element_spec))
+    stored = pathlist.read_stored(version_dir(art), read_manifest(art), Layout(dataset.element_spec))
     assert [e["path"].numpy() for e in stored] == [f"files/{i:09d}.bin".encode() for i in range(3)]
     assert da.fingerprint(stored) == manifest.fingerprint
     os.rename(art, tmp_path / "moved")
@@ -203,7 +205,10 @@ def test_copy_of_a_missing_file_is_refused(tmp_path):
     dataset = tf.data.Dataset.from_tensor_slices([str(tmp_path / "nope.png")])
     with pytest.raises(da.UnsupportedDatasetError, match="nope.png"):
         da.save(dataset, tmp_path / "art", format="pathlist", copy_files=True)
-    assert not (tmp_path / "art").exists()
+    # refused while writing: nothing committed, and the version being written is removed
+    assert da.versions(tmp_path / "art") == []
+    assert not (tmp_path / "art" / "current.json").exists()
+    assert not (tmp_path / "art").exists() or list((tmp_path / "art" / "versions").iterdir()) == []
 
 
 REFUSED = {
@@ -271,7 +276,7 @@ def test_list_naming_files_outside_the_artifact_is_refused(tmp_path, bad):
 def test_naive_list_edit_is_caught_by_the_size_check(tmp_path):
     art = tmp_path / "art"
     da.save(tf.data.Dataset.from_tensor_slices(_images(2)), art, format="pathlist")
-    (art / "index.csv").write_text("path\r\n../x.png\r\n/etc/passwd\r\n")
+    (version_dir(art) / "index.csv").write_text("path\r\n../x.png\r\n/etc/passwd\r\n")
     with pytest.raises(da.ArtifactError, match="index.csv"):
         da.load(art)
 
@@ -280,9 +285,10 @@ def test_symlink_leaving_the_artifact_is_refused(tmp_path):
     art = tmp_path / "art"
     da.save(tf.data.Dataset.from_tensor_slices(_images(2)), art, format="pathlist")
     outside = tmp_path / "secret.png"
-    outside.write_bytes((art / "images" / "000000001.png").read_bytes())
-    (art / "images" / "000000001.png").unlink()
-    (art / "images" / "000000001.png").symlink_to(outside)
+    images = version_dir(art) / "images"
+    outside.write_bytes((images / "000000001.png").read_bytes())
+    (images / "000000001.png").unlink()
+    (images / "000000001.png").symlink_to(outside)
     with pytest.raises(da.ArtifactError, match="symbolic link"):
         da.load(art)
 
@@ -291,22 +297,32 @@ def test_corrupted_image_is_reported_by_verify(tmp_path):
     art = tmp_path / "art"
     dataset = tf.data.Dataset.from_tensor_slices(_images(3))
     da.save(dataset, art, format="pathlist")
-    target = art / "images" / "000000001.png"
+    target = version_dir(art) / "images" / "000000001.png"
     data = bytearray(target.read_bytes())
     data[0] ^= 0xFF
     target.write_bytes(bytes(data))
     report = da.verify(art, dataset)
     assert not report.ok
     assert any(str(target) in p for p in report.problems), report.problems
-    _rehash(art, "images/000000001.png")  # checksums agree now: the decoder must still name the file
-    with pytest.raises(tf.errors.InvalidArgumentError, match="000000001.png"):
+    with pytest.raises(da.ArtifactError, match=re.escape(str(target)) + ".*do not match the checksum"):
+        list(da.load(art))  # the block checks of a checked load see it first
+    _rehash(art, "images/000000001.png")  # the manifest's checksums agree now: the deeper checks must still name the file
+    # after a transformation the error is TensorFlow's own
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image file does not match its checksum.*000000001.png"):
+        list(da.load(art).map(lambda x: x))  # the image's FarmHash64 recorded at write time
+    with pytest.raises(tf.errors.InvalidArgumentError, match="bad header.*000000001.png"):
+        list(da.load(art, checked=False).map(lambda x: x))  # the decoder's header check
+    # iterating the loaded dataset itself turns it into ArtifactError, still naming the file
+    with pytest.raises(da.ArtifactError, match="000000001.png"):
         list(da.load(art))
+    with pytest.raises(da.ArtifactError, match="000000001.png"):
+        list(da.load(art, checked=False))
 
 
 def test_missing_image_is_named_on_load(tmp_path):
     art = tmp_path / "art"
     da.save(tf.data.Dataset.from_tensor_slices({"image": _images(3), "y": [1, 2, 3]}), art, format="pathlist")
-    (art / "images" / "000000002.png").unlink()
+    (version_dir(art) / "images" / "000000002.png").unlink()
     with pytest.raises(da.ArtifactError, match="000000002.png"):
         da.load(art)
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import dataset_assets as da
 from dataset_assets_tests.formats.test_hdf5 import CASES, STRINGS, assert_same_elements
+from dataset_assets_tests.helpers import version_dir
 
 
 def _save(dataset, path, **options):
@@ -16,7 +17,7 @@ def _save(dataset, path, **options):
 
 
 def _shard_files(art):
-    return sorted(p for p in (art / "data").rglob("*.snapshot"))
+    return sorted(p for p in (version_dir(art) / "data").rglob("*.snapshot"))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -120,6 +121,8 @@ def test_flipped_byte_is_reported(artifact):
     victim.write_bytes(bytes(data))
     report = da.verify(art)
     assert not report.ok and any(str(victim) in p and "checksum" in p for p in report.problems), report.problems
+    with pytest.raises(da.ArtifactError, match=re.escape(str(victim)) + ".*do not match the checksum"):
+        list(da.load(art))
 
 
 def test_truncated_file_is_reported_and_refused(artifact):
@@ -135,7 +138,7 @@ def test_truncated_file_is_reported_and_refused(artifact):
 def test_missing_file_is_reported_and_refused(artifact, which):
     art, victim = artifact
     if which == "metadata":
-        victim = art / "data" / "snapshot.metadata"
+        victim = version_dir(art) / "data" / "snapshot.metadata"
     victim.unlink()
     report = da.verify(art)
     assert not report.ok and any(str(victim) in p and "missing" in p for p in report.problems), report.problems

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
-from dataset_assets_tests.helpers import assert_same_elements
+from dataset_assets_tests.helpers import assert_same_elements, rewrite_manifest, version_dir
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "tfrecord.md"
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -162,7 +162,7 @@ def test_compression(tmp_path, compression):
     manifest = _round_trip(tmp_path, dataset, compression=compression)
     assert manifest.options["compression"] == compression.upper()
     assert manifest.total_bytes < plain.total_bytes // 4
-    first = (tmp_path / "art" / manifest.details["files"][0]).read_bytes()
+    first = (version_dir(tmp_path / "art") / manifest.details["files"][0]).read_bytes()
     assert first[:2] == (b"\x1f\x8b" if compression.upper() == "GZIP" else b"\x78\x9c")
 
 
@@ -206,7 +206,7 @@ def test_records_are_standard_examples(tmp_path):
         "0/s": ("bytes", "native", None),
         "1": ("int64", "native", "1#shape"),
     }
-    records = list(tf.data.TFRecordDataset(str(tmp_path / "art" / manifest.details["files"][0])).as_numpy_iterator())
+    records = list(tf.data.TFRecordDataset(str(version_dir(tmp_path / "art") / manifest.details["files"][0])).as_numpy_iterator())
     assert len(records) == 3
     for k, record in enumerate(records):
         f = tf.train.Example.FromString(record).features.feature
@@ -282,7 +282,8 @@ def test_plain_tensorflow_reader(tmp_path, options):
     )
     block = _save(dataset, tmp_path / "art", **options).details["block_length"]
     assert n > 3 * block
-    plain = list(read_tfrecord_artifact(str(tmp_path / "art")).as_numpy_iterator())
+    # the folder of the current version, found as other tools do: current.json names it
+    plain = list(read_tfrecord_artifact(str(version_dir(tmp_path / "art"))).as_numpy_iterator())
     assert len(plain) == n
     for k in (0, 1, 5, block - 1, block, 2 * block + 1, n - 1):
         e = plain[k]
@@ -296,7 +297,7 @@ def _artifact(tmp_path):
     rng = np.random.default_rng(0)
     dataset = tf.data.Dataset.from_tensor_slices({"image": rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8), "label": np.arange(20)})
     manifest = _save(dataset, tmp_path / "art")
-    return tmp_path / "art", tmp_path / "art" / manifest.details["files"][0]
+    return tmp_path / "art", version_dir(tmp_path / "art") / manifest.details["files"][0]
 
 
 def test_flipped_byte_is_reported_and_fails_the_record_crc(tmp_path):
@@ -308,6 +309,8 @@ def test_flipped_byte_is_reported_and_fails_the_record_crc(tmp_path):
     assert not report.ok and any(str(victim) in p and "checksum" in p for p in report.problems), report.problems
     with pytest.raises(tf.errors.DataLossError):  # our CRC-32C framing is checked by TF's reader
         list(tf.data.TFRecordDataset(str(victim)))
+    with pytest.raises(da.ArtifactError, match=re.escape(str(victim)) + ".*do not match the checksum"):
+        list(da.load(path))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete"])
@@ -324,9 +327,11 @@ def test_truncated_or_missing_file_refused(tmp_path, damage):
 
 def test_manifest_spec_mismatch_refused(tmp_path):
     path, _ = _artifact(tmp_path)
-    doc = json.loads((path / "manifest.json").read_text())
-    doc["details"]["features"][0]["encoding"] = "native"
-    (path / "manifest.json").write_text(json.dumps(doc))
+
+    def edit(doc):
+        doc["details"]["features"][0]["encoding"] = "native"
+
+    rewrite_manifest(path, edit)
     with pytest.raises(da.ArtifactError, match="feature spec"):
         da.load(path)
 
