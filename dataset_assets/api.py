@@ -19,6 +19,7 @@ from .loaded import LoadedDataset
 from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, parse_manifest, to_jsonable
 from .spec import spec_to_json
 from .storage import ArtifactStore, Location, Resolved, VersionInfo
+from .storage.cache import Arrival, fetch_version
 from .version import __version__
 
 DEFAULT_KEEP = 3
@@ -95,10 +96,17 @@ class Opened:
     resolved: Resolved  # which version, where
     manifest: Manifest
     directory: Path | None  # a local folder with its files (the version itself, or its copy in the cache)
+    arrival: Arrival | None = None  # remote versions: the files still arriving in `directory`
 
 
-def open_artifact(path, *, version: str | None = None, storage_options: dict | None = None, fetch: bool = True) -> Opened:
-    """Resolve the version once, read and check its manifest, and (`fetch`) make its files available locally."""
+def open_artifact(
+    path, *, version: str | None = None, storage_options: dict | None = None, fetch: bool = True, stream: bool = False
+) -> Opened:
+    """Resolve the version once, read and check its manifest, and (`fetch`) make its files available locally.
+
+    `stream`: return while a remote version's files are still arriving (`Opened.arrival` tells
+    when each is there); otherwise wait until all are local and checked.
+    """
     root = Location.of(path, storage_options)
     resolved = ArtifactStore(root).resolve(version)
     where = resolved.location.child(MANIFEST_NAME)
@@ -115,18 +123,18 @@ def open_artifact(path, *, version: str | None = None, storage_options: dict | N
             f"{root} was written with {manifest.format} format version {manifest.format_version} "
             f"(library {manifest.library_version}); this library reads up to version {module.VERSION}: upgrade dataset-assets"
         )
-    directory = None
     if root.is_local:
         directory = resolved.location.local_path()
-    elif fetch:
-        from .storage.cache import fetch_version
-
-        directory = fetch_version(resolved.location, f"{resolved.id}:{hashlib.sha256(data).hexdigest()}", manifest.files, data)
-    if directory is not None:
         problems = check_files(directory, manifest, checksums=False)
         if problems:
             raise ArtifactError(f"{root} (version {resolved.id}) is damaged: " + "; ".join(problems) + ". Re-create it with save(), or run verify() for details")
-    return Opened(root, resolved, manifest, directory)
+        return Opened(root, resolved, manifest, directory)
+    if not fetch:
+        return Opened(root, resolved, manifest, None)
+    arrival = fetch_version(resolved.location, f"{resolved.id}:{hashlib.sha256(data).hexdigest()}", manifest.files, data)
+    if not stream:
+        arrival.wait_all()  # every file checked against the manifest as it arrived
+    return Opened(root, resolved, manifest, arrival.directory, arrival)
 
 
 def load(path, recipe=None, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> tf.data.Dataset:
@@ -141,9 +149,16 @@ def load(path, recipe=None, *, version: str | None = None, checked: bool = True,
         from .recipes import Recipe  # lazily, so the format layer never depends on recipes
 
         recipe = Recipe.coerce(recipe)
-    opened = open_artifact(path, version=version, storage_options=storage_options)
+    opened = open_artifact(path, version=version, storage_options=storage_options, stream=True)
     manifest = opened.manifest
-    dataset = formats.get(manifest.format).read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
+    module = formats.get(manifest.format)
+    arriving = opened.arrival is not None and not opened.arrival.done()
+    if arriving and getattr(module, "STREAMS", False):  # reading starts before the last file has arrived
+        dataset = module.read(opened.directory, manifest, Layout(manifest.spec), checked=checked, arrival=opened.arrival)
+    else:
+        if arriving:
+            opened.arrival.wait_all()
+        dataset = module.read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
     dataset = LoadedDataset(dataset, opened.directory, manifest)
     return dataset if recipe is None else recipe.apply(dataset, source_id=manifest.fingerprint)
 

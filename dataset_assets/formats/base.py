@@ -4,7 +4,9 @@ A format is a module (or package) with the members of `Format` at its top level;
 `formats/__init__.py` maps each name to one. `check` refuses unsupported data *before* anything
 is written; `write` stores the dataset and returns `Written`; `read` loads it back. A format may
 also offer `read_stored(directory, manifest, layout)`: the elements exactly as stored, where `read`
-adapts them to the artifact's location (used by `verify`). This module imports no format.
+adapts them to the artifact's location (used by `verify`); and `STREAMS = True`, when its `read`
+takes `arrival=` (`storage.cache.Arrival`) and opens each file of a remote version only once it
+has arrived, instead of `load` waiting for them all. This module imports no format.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class Format(Protocol):
         """Store the dataset in `directory`, feeding every batch to `fingerprinter` on the way."""
         ...
 
-    def read(self, directory: Path, manifest: Manifest, layout: Layout) -> tf.data.Dataset:
-        """The saved dataset, as `load` returns it."""
+    def read(self, directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
+        """The saved dataset, as `load` returns it; `checked`: every byte read is checked against its checksum."""
         ...
 
 

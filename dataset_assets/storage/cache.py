@@ -17,7 +17,9 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import google_crc32c
@@ -29,7 +31,7 @@ from .location import Location
 log = logging.getLogger("dataset_assets")
 CACHE_ENV, BYTES_ENV = "DATASET_ASSETS_CACHE", "DATASET_ASSETS_CACHE_BYTES"
 DEFAULT_BYTES = 20 * 10**9
-FETCH_BATCH = 16  # files in flight at once
+FETCH_PARALLEL = 16  # files in flight at once
 _COMPLETE = ".complete"
 
 
@@ -45,8 +47,13 @@ def cache_bytes() -> int:
         raise ArtifactError(f"{BYTES_ENV}={value!r} is not a number of bytes") from None
 
 
-def fetch_version(location: Location, key: str, files: list, manifest_bytes: bytes) -> Path:
-    """A local folder holding the files of the remote version at `location` (FileEntry-like: path, bytes, sha256, crc32c)."""
+def fetch_version(location: Location, key: str, files: list, manifest_bytes: bytes) -> "Arrival":
+    """Start making the remote version at `location` local (FileEntry-like files: path, bytes, sha256, crc32c).
+
+    Returns at once with an `Arrival`: its `directory` is the version's folder in the cache, whose
+    files appear one by one, each only once its bytes are checked; `wait(path)` blocks for one,
+    `wait_all()` for all. Files already cached (by content) are there from the start.
+    """
     root = cache_root()
     view = root / "views" / hashlib.sha256(f"{location.url}\n{key}".encode()).hexdigest()[:32]
     total = sum(f.bytes for f in files)
@@ -57,14 +64,71 @@ def fetch_version(location: Location, key: str, files: list, manifest_bytes: byt
             f"({BYTES_ENV}); raise the bound or point {CACHE_ENV} at a larger disk"
         )
     blobs = {f.sha256: _blob_path(root, f.sha256) for f in files}
-    missing = [f for f in {f.sha256: f for f in files}.values() if not _blob_ok(blobs[f.sha256], f)]
+    if (view / _COMPLETE).is_file() and _view_ok(view, files, blobs) and all(_blob_ok(blobs[f.sha256], f) for f in _unique(files)):
+        os.utime(view / _COMPLETE)  # most recently used
+        return Arrival(view, {})
+    # built in place: a concurrent loader of the same version links the same blobs under the same names
+    (view / _COMPLETE).unlink(missing_ok=True)
+    _mkdir(view)
+    _write_atomic(view / "manifest.json", manifest_bytes)
+    missing = [f for f in _unique(files) if not _blob_ok(blobs[f.sha256], f)]
+    absent = {f.sha256 for f in missing}
+    for f in files:
+        if f.sha256 not in absent:
+            _link(blobs[f.sha256], view / f.path)
+    arrival = Arrival(view, {f.path: None for f in files if f.sha256 in absent})
     if missing:
-        _download(location, root, missing, blobs)
-    if not (view / _COMPLETE).is_file() or not _view_ok(view, files, blobs):
-        _build_view(view, files, blobs, manifest_bytes)
-    os.utime(view / _COMPLETE)  # most recently used
-    trim(bound, keep=view)
-    return view
+        threading.Thread(target=_download, args=(location, root, missing, files, blobs, arrival, bound), daemon=True,
+                         name="dataset_assets-fetch").start()
+    else:
+        arrival.finish(bound)
+    return arrival
+
+
+class Arrival:
+    """The files of one version arriving in the cache: who waits for what, and the error that stopped it."""
+
+    def __init__(self, directory: Path, pending: dict):
+        self.directory = directory
+        self._pending = set(pending)
+        self._error: BaseException | None = None
+        self._changed = threading.Condition()
+
+    def done(self) -> bool:
+        with self._changed:
+            return not self._pending or self._error is not None
+
+    def wait(self, path: str) -> None:
+        """Block until the version's file `path` (relative to the version) is in `directory`, checked."""
+        with self._changed:
+            self._changed.wait_for(lambda: path not in self._pending or self._error is not None)
+            if path in self._pending:
+                raise self._error
+
+    def wait_all(self) -> Path:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._pending or self._error is not None)
+            if self._pending:
+                raise self._error
+        return self.directory
+
+    def arrived(self, paths: list) -> None:
+        with self._changed:
+            self._pending.difference_update(paths)
+            self._changed.notify_all()
+
+    def failed(self, error: BaseException) -> None:
+        with self._changed:
+            self._error = error
+            self._changed.notify_all()
+
+    def finish(self, bound: int) -> None:
+        (self.directory / _COMPLETE).touch()
+        trim(bound, keep=self.directory)
+
+
+def _unique(files: list) -> list:
+    return list({f.sha256: f for f in files}.values())
 
 
 def _blob_path(root: Path, sha: str) -> Path:
@@ -104,28 +168,54 @@ def _crcs_match(path: Path, entry) -> bool:
         return not f.read(1)
 
 
-def _download(location: Location, root: Path, files: list, blobs: dict) -> None:
+def _download(location: Location, root: Path, missing: list, files: list, blobs: dict, arrival: Arrival, bound: int) -> None:
+    """Fetch `missing` in manifest order, FETCH_PARALLEL at once; each file is checked, stored and linked as it lands."""
     tmp = Path(tempfile.mkdtemp(prefix="fetch-", dir=_mkdir(root / "tmp")))
+    names = {}
+    for f in files:
+        names.setdefault(f.sha256, []).append(f.path)
+    started = time.perf_counter()
+
+    def fetch_one(i: int, entry) -> None:
+        local = tmp / f"{i:06d}"
+        location.fs.get_file(location.child(*entry.path.split("/")).path, str(local))
+        if os.path.getsize(local) != entry.bytes or not _crcs_match(local, entry):
+            raise ArtifactError(f"{location.child(entry.path)}: the downloaded bytes do not match the manifest's checksums; the remote file is damaged")
+        blob = blobs[entry.sha256]
+        _mkdir(blob.parent)
+        os.replace(local, blob)
+        for name in names[entry.sha256]:
+            _link(blob, arrival.directory / name)
+        arrival.arrived(names[entry.sha256])
+
     try:
-        rpaths = [location.child(*f.path.split("/")).path for f in files]
-        lpaths = [str(tmp / f"{i:06d}") for i in range(len(files))]
-        started = time.perf_counter()
-        if getattr(location.fs, "async_impl", False):
-            location.fs.get(rpaths, lpaths, batch_size=FETCH_BATCH)
-        else:
-            for rp, lp in zip(rpaths, lpaths):
-                location.fs.get_file(rp, lp)
-        for f, lp in zip(files, lpaths):
-            if os.path.getsize(lp) != f.bytes or not _crcs_match(Path(lp), f):
-                raise ArtifactError(f"{location.child(f.path)}: the downloaded bytes do not match the manifest's checksums; the remote file is damaged")
-            blob = blobs[f.sha256]
-            _mkdir(blob.parent)
-            os.replace(lp, blob)
-        log.info("%s: fetched %d file(s), %.1f MB in %.1f s", location, len(files), sum(f.bytes for f in files) / 1e6, time.perf_counter() - started)
+        with ThreadPoolExecutor(FETCH_PARALLEL, thread_name_prefix="dataset_assets-get") as pool:
+            for done in [pool.submit(fetch_one, i, f) for i, f in enumerate(missing)]:
+                done.result()
+        log.info("%s: fetched %d file(s), %.1f MB in %.1f s", location, len(missing), sum(f.bytes for f in missing) / 1e6, time.perf_counter() - started)
+        arrival.finish(bound)
     except FileNotFoundError as e:
-        raise ArtifactError(f"{location}: a file of the version is missing on the store ({e}); the version is damaged or was removed") from e
+        arrival.failed(ArtifactError(f"{location}: a file of the version is missing on the store ({e}); the version is damaged or was removed"))
+    except BaseException as e:  # noqa: BLE001 -- handed to whoever waits for the files
+        arrival.failed(e if isinstance(e, ArtifactError) else ArtifactError(f"{location}: fetching the version failed: {type(e).__name__}: {e}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _link(blob: Path, target: Path) -> None:
+    """`target` becomes a hard link to `blob`, replacing whatever was there (a stale link to a damaged copy)."""
+    _mkdir(target.parent)
+    if target.exists() and os.path.samefile(blob, target):
+        return
+    aside = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+    os.link(blob, aside)
+    os.replace(aside, target)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    aside.write_bytes(data)
+    os.replace(aside, path)
 
 
 def _view_ok(view: Path, files: list, blobs: dict) -> bool:
@@ -136,25 +226,6 @@ def _view_ok(view: Path, files: list, blobs: dict) -> bool:
         except OSError:
             return False
     return True
-
-
-def _build_view(view: Path, files: list, blobs: dict, manifest_bytes: bytes) -> None:
-    """Hard links to the blobs under the version's relative names, built aside and renamed into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=".view-", dir=_mkdir(view.parent)))
-    for f in files:
-        target = tmp / f.path
-        _mkdir(target.parent)
-        os.link(blobs[f.sha256], target)
-    (tmp / "manifest.json").write_bytes(manifest_bytes)
-    (tmp / _COMPLETE).touch()
-    old = view.with_name(f".old-{view.name}-{os.getpid()}-{time.monotonic_ns()}")
-    try:
-        os.rename(view, old)
-    except FileNotFoundError:
-        old = None
-    os.rename(tmp, view)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def trim(bound: int, keep: Path | None = None) -> None:
@@ -178,10 +249,11 @@ def trim(bound: int, keep: Path | None = None) -> None:
 
 
 def _last_used(view: Path) -> float:
+    """When the view was last loaded, or (while its files are still arriving) last added to."""
     try:
-        return (view / _COMPLETE).stat().st_mtime
+        return max(view.stat().st_mtime, (view / _COMPLETE).stat().st_mtime)
     except FileNotFoundError:
-        return 0.0
+        return view.stat().st_mtime if view.exists() else 0.0
 
 
 def _mkdir(path: Path) -> Path:

@@ -29,8 +29,8 @@ PRELOAD = ["numpy", "tensorflow", "fsspec", "s3fs", "dataset_assets", "dataset_a
 # --- in the child ------------------------------------------------------------------------------------
 
 
-def save_images(path, fmt, seed, n=40, size=8, delay=0.0, overwrite=True, keep=None, start_at=None):
-    """Save `images(seed, n, size)` (slowly, `delay` s per element, when delay > 0) to `path`."""
+def save_images(path, fmt, seed, n=40, size=8, delay=0.0, overwrite=True, keep=None, start_at=None, **format_options):
+    """Save `images(seed, n, size)` (slowly, `delay` s per element, when delay > 0) to `path`, with `format_options`."""
     import dataset_assets as da
 
     from dataset_assets_tests.storage.util import images, slow_images
@@ -39,7 +39,7 @@ def save_images(path, fmt, seed, n=40, size=8, delay=0.0, overwrite=True, keep=N
     if start_at is not None:  # several writers start together
         time.sleep(max(0.0, start_at - time.time()))
     extra = {} if keep is None else {"keep": keep}
-    manifest = da.save(dataset, path, format=fmt, overwrite=overwrite, **extra)
+    manifest = da.save(dataset, path, format=fmt, overwrite=overwrite, **extra, **format_options)
     return {"version": manifest.version, "fingerprint": manifest.fingerprint, "num_elements": manifest.num_elements}
 
 

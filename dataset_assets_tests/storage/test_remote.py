@@ -169,3 +169,42 @@ def test_flipped_byte_on_s3_raises_naming_the_file(workers, bucket, fmt):
     util.assert_prefix(got, images(4, n=100, size=16))
     report = da.verify(url)
     assert not report.ok and any(entry.path in p for p in report.problems), report.problems
+
+
+def test_reading_starts_before_the_last_shard_has_arrived(workers, bucket, cache_dir, monkeypatch):
+    """A slow link, simulated in s3fs's transport (4 shards of 4096 elements): the last shard's download is held back until the test has read
+    the first elements; they come out while that shard is still missing from the cache, and the rest follows."""
+    import asyncio
+    import threading
+
+    import s3fs
+
+    url = f"s3://{bucket}/art"
+    version = workers.run("save_images", path=url, fmt="tfrecord", seed=5, n=12_300, size=8, shard_bytes=100_000)["version"]
+    shards = da.read_manifest(url).details["files"]
+    assert len(shards) >= 3, shards
+    last, released, held = shards[-1], threading.Event(), threading.Event()
+    get_file = s3fs.S3FileSystem._get_file
+
+    async def slow_link(self, rpath, lpath, **kwargs):
+        if rpath.endswith(last):
+            held.set()
+            for _ in range(3000):  # 30 s at most, so that a reader that waits for everything still ends
+                if released.is_set():
+                    break
+                await asyncio.sleep(0.01)
+        return await get_file(self, rpath, lpath, **kwargs)
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_get_file", slow_link)
+    s3fs.S3FileSystem.clear_instance_cache()  # instances bind their sync methods when made
+    loaded = da.load(url)
+    it = iter(loaded)
+    first = [next(it) for _ in range(10)]
+    assert not released.is_set() and held.is_set()
+    views = [p for p in (cache_dir / "views").iterdir() if (p / "manifest.json").exists()]
+    assert len(views) == 1 and not (views[0] / last).exists(), "the last shard arrived before the first element was read"
+    released.set()
+    got = [util.element_bytes(e) for e in first] + [util.element_bytes(e) for e in it]
+    assert got == util.elements(images(5, n=12_300, size=8))
+    assert (views[0] / last).exists() and (views[0] / ".complete").exists()
+    assert da.read_manifest(url).version == version

@@ -14,5 +14,6 @@ from .reader import read
 from .writer import write
 
 VERSION = 1
+STREAMS = True  # `read` takes `arrival=`: a remote version is read while its shards arrive
 
-__all__ = ["DEFAULT_SHARD_BYTES", "NAME", "OPTIONS", "VERSION", "check", "parse_spec", "read", "write"]
+__all__ = ["DEFAULT_SHARD_BYTES", "NAME", "OPTIONS", "STREAMS", "VERSION", "check", "parse_spec", "read", "write"]

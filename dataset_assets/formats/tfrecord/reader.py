@@ -19,8 +19,12 @@ from ...manifest import Manifest, safe_member
 from .options import NATIVE, parse_spec
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
-    """TensorFlow's reader checks every record's length and data CRC-32C itself; `checked` cannot turn that off."""
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, arrival=None) -> tf.data.Dataset:
+    """TensorFlow's reader checks every record's length and data CRC-32C itself; `checked` cannot turn that off.
+
+    `arrival` (a remote version still arriving in the cache, `storage.cache.Arrival`): each shard
+    is opened once it is there, so reading starts with the first shard.
+    """
     details = manifest.details
     missing = sorted({"features", "files", "compression", "cycle_length", "block_length"} - set(details))
     if missing or details["features"] != parse_spec(layout):
@@ -29,11 +33,23 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
     files = [str(safe_member(directory, name)) for name in details["files"]]
     compression, cycle, block = details["compression"] or "", int(details["cycle_length"]), int(details["block_length"])
 
+    names = dict(zip(files, details["files"]))
+
+    def arrived(path):  # one call per shard, not per record
+        arrival.wait(names[path.numpy().decode()])
+        return path
+
+    def shard_paths() -> tf.data.Dataset:
+        paths = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
+        if arrival is None:
+            return paths
+        return paths.map(lambda p: tf.ensure_shape(tf.py_function(arrived, [p], tf.string), []))
+
     def records() -> tf.data.Dataset:
         if cycle == 1:  # files filled one after another: read them in sequence
-            return tf.data.TFRecordDataset(files, compression, buffer_size=1 << 20)
+            return tf.data.TFRecordDataset(shard_paths() if arrival is not None else files, compression, buffer_size=1 << 20)
         # block b is in file b % cycle: a deterministic parallel interleave restores the order
-        return tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string)).interleave(
+        return shard_paths().interleave(
             tf.autograph.experimental.do_not_convert(lambda f: tf.data.TFRecordDataset(f, compression, buffer_size=1 << 20)),
             cycle_length=cycle,
             block_length=block,
