@@ -208,3 +208,20 @@ def test_reading_starts_before_the_last_shard_has_arrived(workers, bucket, cache
     assert got == util.elements(images(5, n=12_300, size=8))
     assert (views[0] / last).exists() and (views[0] / ".complete").exists()
     assert da.read_manifest(url).version == version
+
+
+def test_iterator_of_a_streaming_load_is_checkpointable(workers, bucket, cache_dir, tmp_path):
+    """The per-shard wait of a cold remote load holds no state: a checkpoint after k elements restores to element k."""
+    import tensorflow as tf
+
+    url = f"s3://{bucket}/art"
+    workers.run("save_images", path=url, fmt="tfrecord", seed=6, n=12_300, size=8, shard_bytes=100_000)
+    want = util.elements(images(6, n=12_300, size=8))
+    loaded = da.load(url)  # cold: this process has fetched nothing yet
+    it = iter(loaded)
+    for _ in range(4100):  # into the second shard
+        next(it)
+    saved = tf.train.Checkpoint(iterator=it).write(str(tmp_path / "ckpt"))
+    restored = iter(da.load(url))
+    tf.train.Checkpoint(iterator=restored).read(saved).assert_consumed()
+    assert [util.element_bytes(next(restored)) for _ in range(3)] == want[4100:4103]

@@ -43,7 +43,11 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         paths = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
         if arrival is None:
             return paths
-        return paths.map(lambda p: tf.ensure_shape(tf.py_function(arrived, [p], tf.string), []))
+        waited = paths.map(lambda p: tf.ensure_shape(tf.py_function(arrived, [p], tf.string), []))
+        # the wait holds no state worth saving: a restored iterator waits again (or finds the file there)
+        options = tf.data.Options()
+        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+        return waited.with_options(options)
 
     def records() -> tf.data.Dataset:
         if cycle == 1:  # files filled one after another: read them in sequence
