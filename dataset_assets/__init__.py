@@ -3,7 +3,7 @@
 The format layer: it never imports Dagster (the code location in `dataset_assets.defs` builds on it).
 """
 
-from .api import load, read_manifest, save, versions
+from .api import read_manifest, save, versions
 from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, UnsupportedDatasetError
 from .fingerprint import fingerprint
 from .formats import FORMATS
@@ -12,6 +12,7 @@ from .integrity import VerifyReport, verify
 from .manifest import Manifest
 from .storage import VersionInfo
 from .recipes import Recipe, transform
+from .recipes.loading import load
 from .version import __version__
 
 __all__ = [

@@ -137,18 +137,13 @@ def open_artifact(
     return Opened(root, resolved, manifest, arrival.directory, arrival)
 
 
-def load(path, recipe=None, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> tf.data.Dataset:
+def load(path, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> LoadedDataset:
     """The dataset saved at `path` (its current version, or `version`), same element_spec and elements.
 
     The version is resolved once: saves that commit later never change what this dataset yields.
     `checked`: every byte read is checked against the block checksums recorded when it was written.
-    `recipe` (a `Recipe`, or the path of a recipe YAML/JSON file): the pipeline it describes is
-    applied to the loaded dataset. The recipe is read and checked before the artifact is opened.
+    (`dataset_assets.load`, of the recipes layer, adds `recipe=` on top of this.)
     """
-    if recipe is not None:
-        from .recipes import Recipe  # lazily, so the format layer never depends on recipes
-
-        recipe = Recipe.coerce(recipe)
     opened = open_artifact(path, version=version, storage_options=storage_options, stream=True)
     manifest = opened.manifest
     module = formats.get(manifest.format)
@@ -159,8 +154,7 @@ def load(path, recipe=None, *, version: str | None = None, checked: bool = True,
         if arriving:
             opened.arrival.wait_all()
         dataset = module.read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
-    dataset = LoadedDataset(dataset, opened.directory, manifest)
-    return dataset if recipe is None else recipe.apply(dataset, source_id=manifest.fingerprint)
+    return LoadedDataset(dataset, opened.directory, manifest)
 
 
 def read_manifest(path, *, version: str | None = None, storage_options: dict | None = None) -> Manifest:

@@ -29,6 +29,11 @@ class LoadedDataset(tf.data.Dataset):
         self._inner, self._directory, self._manifest = inner, directory, manifest
         super().__init__(inner._variant_tensor)
 
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest of the version this dataset reads."""
+        return self._manifest
+
     def _inputs(self):
         return [self._inner]
 
