@@ -122,14 +122,13 @@ def s3_throughput(quick: bool, env: dict, repeat: int = 3) -> dict:
 
 
 _REMOTE_CHILD = """
-import json, os, resource, sys, time
+import json, sys, time
 import dataset_assets as da
-from benchmarks.memory import lazy_dataset
+from benchmarks.measure import _status_kb  # VmHWM, of this exec only: ru_maxrss keeps the parent's peak across exec
 t = time.perf_counter(); n = 0
 for _ in da.load(sys.argv[1]).batch(64):
     n += 1
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print("RESULT " + json.dumps({"seconds": time.perf_counter() - t, "peak_rss": peak, "batches": n}))
+print("RESULT " + json.dumps({"seconds": time.perf_counter() - t, "peak_rss": _status_kb("VmHWM") * 1024, "batches": n}))
 """
 
 

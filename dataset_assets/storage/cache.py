@@ -13,6 +13,7 @@ views go first, then the blobs no view links to (a blob's link count says that).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import shutil
@@ -31,7 +32,11 @@ from .location import Location
 log = logging.getLogger("dataset_assets")
 CACHE_ENV, BYTES_ENV = "DATASET_ASSETS_CACHE", "DATASET_ASSETS_CACHE_BYTES"
 DEFAULT_BYTES = 20 * 10**9
-FETCH_PARALLEL = 16  # files in flight at once
+FETCH_PARALLEL = 8  # files in flight at once
+# s3fs splits a file larger than its chunk into ranged GETs, each held in memory whole (50 MiB x 10 per
+# file by default: over 1 GB with 8 files in flight). One streamed GET per file keeps a fetch's buffers
+# small; the parallelism comes from the files.
+STREAMED_GET = {"max_concurrency": 1}
 _COMPLETE = ".complete"
 
 
@@ -175,10 +180,11 @@ def _download(location: Location, root: Path, missing: list, files: list, blobs:
     for f in files:
         names.setdefault(f.sha256, []).append(f.path)
     started = time.perf_counter()
+    get_options = _streamed_get_options(location.fs)
 
     def fetch_one(i: int, entry) -> None:
         local = tmp / f"{i:06d}"
-        location.fs.get_file(location.child(*entry.path.split("/")).path, str(local))
+        location.fs.get_file(location.child(*entry.path.split("/")).path, str(local), **get_options)
         if os.path.getsize(local) != entry.bytes or not _crcs_match(local, entry):
             raise ArtifactError(f"{location.child(entry.path)}: the downloaded bytes do not match the manifest's checksums; the remote file is damaged")
         blob = blobs[entry.sha256]
@@ -200,6 +206,15 @@ def _download(location: Location, root: Path, missing: list, files: list, blobs:
         arrival.failed(e if isinstance(e, ArtifactError) else ArtifactError(f"{location}: fetching the version failed: {type(e).__name__}: {e}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _streamed_get_options(fs) -> dict:
+    """STREAMED_GET for filesystems whose get_file takes those options (s3fs), nothing for the others."""
+    try:
+        accepted = inspect.signature(getattr(fs, "_get_file", fs.get_file)).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in STREAMED_GET.items() if k in accepted}
 
 
 def _link(blob: Path, target: Path) -> None:
