@@ -55,13 +55,17 @@ class Hasher:
         self.bytes = 0
 
     def update(self, data) -> None:
-        data = bytes(data) if not isinstance(data, bytes) else data
+        # a uint8 view, never a copy: the bytes written pass through here once
+        if isinstance(data, np.ndarray):
+            data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        else:
+            data = np.frombuffer(data, np.uint8)
         self._sha.update(data)
         self.bytes += len(data)
         pos = 0
         while pos < len(data):
             take = min(BLOCK_BYTES - self._fill, len(data) - pos)
-            self._crc = google_crc32c.extend(self._crc, data if take == len(data) else data[pos : pos + take])
+            self._crc = google_crc32c.extend(self._crc, data[pos : pos + take])
             self._fill += take
             pos += take
             if self._fill == BLOCK_BYTES:
