@@ -1,16 +1,19 @@
 """`DatasetIOManager`: tf.data.Dataset values stored as dataset_assets artifacts, never pickled.
 
-One class, configured by `format` and `format_options` (with a thin subclass per format whose
-default is that format); each asset's artifact is the directory
-`<base_dir>/<asset key>`, a local folder or a prefix on any fsspec store (`s3://bucket/prefix`,
-`memory://...`): each materialization commits a new version with `dataset_assets.save(..., overwrite=True)`
-(a failed write leaves the current version as it was) and inputs are read back with `dataset_assets.load`.
+One class on Dagster's `UPathIOManager`, configured by `format` and `format_options`, with a thin
+subclass per format whose default is that format. An asset's artifact is `<base_dir>/<asset key>`
+(a local folder or a prefix on any fsspec store); a partition's is `<base_dir>/<asset key>/<partition>`
+(multi-partitions: one folder per dimension, in dimension-name order). Each materialization
+commits a new version with `dataset_assets.save(..., overwrite=True)`: a failed write leaves the
+current version as it was. An input of several partitions is **one** dataset: the partitions in
+order (or interleaved), the element_spec of every partition checked first.
 """
+
+from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import tensorflow as tf
 from dagster import (
     ConfigurableIOManager,
@@ -19,9 +22,9 @@ from dagster import (
     InitResourceContext,
     InputContext,
     MetadataValue,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
     OutputContext,
-    TableColumn,
-    TableSchema,
     UPathIOManager,
 )
 from pydantic import Field, PrivateAttr
@@ -32,7 +35,19 @@ from ..api import DEFAULT_KEEP
 from ..errors import UnsupportedDatasetError
 from ..formats import FORMATS
 from ..home import artifact_base
-from ..spec import leaf_paths
+from ..partitions import combine
+from .metadata import manifest_metadata, preview_markdown
+
+INTERLEAVE = "interleave_partitions"  # input metadata: AssetIn(metadata={"interleave_partitions": True})
+
+
+def partition_path(partition_key: str, partitions_def=None) -> str:
+    """The folder of a partition below its asset's, as `UPathIOManager` lays it out ("a|b" -> "a/b", dimensions by name)."""
+    if not isinstance(partition_key, MultiPartitionKey) and isinstance(partitions_def, MultiPartitionsDefinition):
+        partition_key = partitions_def.get_partition_key_from_str(partition_key)
+    if isinstance(partition_key, MultiPartitionKey):
+        return "/".join(value for _, value in sorted(partition_key.keys_by_dimension.items()))
+    return partition_key
 
 
 class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
@@ -47,8 +62,13 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
     fs_options: dict[str, Any] = Field(
         default_factory=dict, description="fsspec storage options of a URL base_dir (endpoint_url, key, secret, ...); unset: from the environment."
     )
-    keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset; older ones are deleted after each commit.")
+    keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset (per partition); older ones are deleted after each commit.")
     preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization.")
+    interleave_partitions: bool = Field(
+        default=False,
+        description="An input of several partitions: False = the partitions one after another in partition-key order, "
+        "True = interleaved element by element. Per input: AssetIn(metadata={'interleave_partitions': True}).",
+    )
 
     _base_path: UPath = PrivateAttr()
 
@@ -61,8 +81,12 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
         # resolved at run time, so DATASET_ASSETS_HOME set after import still applies
         return artifact_base(self.base_dir, self.fs_options)
 
-    def artifact_dir(self, asset_key) -> Path | UPath:
-        return self.resolved_base_dir().joinpath(*asset_key.path)
+    def artifact_dir(self, asset_key, partition_key: str | None = None, partitions_def=None) -> Path | UPath:
+        """Where the artifact of `asset_key` (of its partition `partition_key`) lives."""
+        path = self.resolved_base_dir().joinpath(*asset_key.path)
+        if partition_key is None:
+            return path
+        return path.joinpath(*partition_path(partition_key, partitions_def).split("/"))
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         if not isinstance(obj, tf.data.Dataset):
@@ -71,19 +95,9 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
                 "DatasetIOManager stores tf.data.Dataset values only"
             )
         manifest = api.save(obj, path, format=self.format, overwrite=True, keep=self.keep, **self.format_options)
-        secs = max(manifest.write_seconds, 1e-9)
         context.add_output_metadata(
             {
-                "format": manifest.format,
-                "num_elements": manifest.num_elements,
-                "dagster/row_count": manifest.num_elements,
-                "bytes_on_disk": manifest.total_bytes,
-                "fingerprint": manifest.fingerprint,
-                "version": manifest.version,
-                "dagster/column_schema": element_spec_schema(obj.element_spec),
-                "write_seconds": round(manifest.write_seconds, 4),
-                "elements_per_second": round(manifest.num_elements / secs, 1),
-                "megabytes_per_second": round(manifest.total_bytes / 1e6 / secs, 2),
+                **manifest_metadata(manifest, obj.element_spec),
                 "preview": MetadataValue.md(preview_markdown(api.load(path, version=manifest.version), self.preview_rows)),
             }
         )
@@ -99,6 +113,19 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
     def load_from_path(self, context: InputContext, path: UPath) -> tf.data.Dataset:
         return api.load(path)
 
+    def load_input(self, context: InputContext) -> Any:
+        value = super().load_input(context)
+        if not isinstance(value, dict) or _wants_dict(context):
+            return value
+        # several partitions: one dataset, in the order Dagster lists them (the partitions definition's order)
+        interleave = bool(context.definition_metadata.get(INTERLEAVE, self.interleave_partitions))
+        return combine(value, interleave, what=context.asset_key.to_user_string())
+
+
+def _wants_dict(context: InputContext) -> bool:
+    """An input annotated as a dict (`dict[str, tf.data.Dataset]`) gets the partitions by key, as UPathIOManager gives them."""
+    typing_type = context.dagster_type.typing_type
+    return typing_type is dict or getattr(typing_type, "__origin__", None) is dict
 
 
 # One subclass per format, so the format is the class default: Dagster run config for a resource
@@ -131,40 +158,12 @@ IO_MANAGERS: dict[str, type[DatasetIOManager]] = {
     "tfdata": TFDataIOManager,
 }
 
-def element_spec_schema(spec) -> TableSchema:
-    """One column per leaf of the element_spec: name = leaf path, type = dtype[shape]."""
-    columns = []
-    for path, leaf in leaf_paths(spec):
-        shape = leaf.shape.as_list()
-        kind = f"{leaf.dtype.name}{shape if shape else ''}"
-        desc = f"ragged (ragged_rank {leaf.ragged_rank})" if isinstance(leaf, tf.RaggedTensorSpec) else None
-        columns.append(TableColumn(name=path or "(element)", type=kind, description=desc))
-    return TableSchema(columns=columns)
+
+def io_manager_key(fmt: str) -> str:
+    """The resource key the artifact factory stores a format under: "tfrecord" -> "tfrecord_io_manager"."""
+    return f"{fmt}_io_manager"
 
 
-def _cell(value) -> str:
-    if isinstance(value, tf.RaggedTensor):
-        text = str(value.to_list())
-    else:
-        arr = np.asarray(value)
-        if arr.dtype == object:  # tf.string
-            items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.reshape(-1)[:4]]
-            text = items[0] if arr.ndim == 0 else str(items) + (" …" if arr.size > 4 else "")
-        elif arr.ndim == 0:
-            text = f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
-        else:
-            flat = arr.reshape(-1)
-            head = ", ".join(f"{v:.4g}" if arr.dtype.kind == "f" else str(v) for v in flat[:6])
-            text = f"{arr.dtype.name}{list(arr.shape)} [{head}{', …' if flat.size > 6 else ''}]"
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def preview_markdown(dataset: tf.data.Dataset, rows: int = 5) -> str:
-    """The first `rows` elements as a Markdown table, one column per leaf."""
-    names = [p or "(element)" for p, _ in leaf_paths(dataset.element_spec)]
-    lines = ["| # | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
-    for i, element in enumerate(dataset.take(rows)):
-        leaves = tf.nest.flatten(element, expand_composites=False)
-        lines.append(f"| {i} | " + " | ".join(_cell(v) for v in leaves) + " |")
-    return "\n".join(lines)
+def io_managers(base_dir: str | None = None, formats=FORMATS, **config) -> dict[str, DatasetIOManager]:
+    """`{"<format>_io_manager": <Format>IOManager(base_dir=..., **config)}` for `formats`: the resources the factory's assets use."""
+    return {io_manager_key(fmt): IO_MANAGERS[fmt](base_dir=base_dir, **config) for fmt in formats}
