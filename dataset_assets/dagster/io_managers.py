@@ -111,6 +111,13 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
             step.set_data_version(context.asset_key, DataVersion(manifest.fingerprint))
 
     def load_from_path(self, context: InputContext, path: UPath) -> tf.data.Dataset:
+        if not path.exists():
+            # FileNotFoundError: what UPathIOManager skips for an input with allow_missing_partitions
+            what = f"partition of {context.asset_key.to_user_string()}" if context.has_asset_partitions else context.asset_key.to_user_string()
+            raise FileNotFoundError(
+                f"{path}: no artifact of this {what}; materialize it first "
+                "(or give the input AssetIn(metadata={'allow_missing_partitions': True}) to skip missing partitions)"
+            )
         return api.load(path)
 
     def load_input(self, context: InputContext) -> Any:

@@ -130,3 +130,39 @@ def test_training_code_reads_the_days_without_dagster(materialized):
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert int(proc.stdout.split()[-1]) == len(rows(*DAYS))
+
+
+def test_automation_follows_a_day_only_when_its_data_changed(example, tmp_path):
+    """Dagster's own automation evaluation on the example: an unchanged rewrite of a day starts nothing; a change starts its artifact."""
+    from dagster import AssetSelection, DagsterInstance, evaluate_automation_conditions, materialize
+
+    definitions, resources = example
+    defs, day, base, instance = definitions.defs, "2024-01-07", tmp_path / "artifacts", DagsterInstance.ephemeral()
+    everything = [*defs.assets, *defs.asset_checks]
+    source = AssetSelection.assets("daily_events") | AssetSelection.checks_for_assets("daily_events")
+
+    def run(selection=None, events=None, partition=day):
+        res = resources.build_resources(str(base)) | ({"events_file": resources.EventsFile(path=str(events))} if events else {})
+        result = materialize(everything, partition_key=partition, selection=selection, resources=res, instance=instance)
+        assert result.success
+        return result
+
+    days_only = AssetSelection.assets("daily_events", "daily_events_tfrecord") | AssetSelection.checks_for_assets("daily_events", "daily_events_tfrecord")
+    for previous in ("2024-01-05", "2024-01-06"):  # the two days the newest day's window reads
+        run(days_only, partition=previous)
+    run()  # the newest day, everything
+    first = evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # up to date
+
+    run(source)  # the same rows again: same fingerprint, same data version
+    unchanged = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert unchanged.total_requested == 0
+
+    edited = tmp_path / "events.csv"
+    table = pd.read_csv(EXAMPLE / "events.csv", dtype={"day": str, "time": str, "kind": str})
+    table.loc[table["day"] == day, "amount"] += 1.0
+    table.to_csv(edited, index=False)
+    run(source, events=edited)  # the day's data changed, and its integrity check passed
+    changed = evaluate_automation_conditions(defs=defs, instance=instance, cursor=unchanged.cursor)
+    assert changed.get_requested_partitions(AssetKey("daily_events_tfrecord")) == {day}
+    assert changed.get_requested_partitions(AssetKey("last_three_days")) == {day}  # requested with it, in the same tick
