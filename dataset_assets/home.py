@@ -5,6 +5,8 @@ Layout of the home folder (`DATASET_ASSETS_HOME`, default `~/.dataset_assets`), 
 
     artifacts/<asset>/                 a versioned artifact written by dataset_assets.save
     artifacts/<asset>.verified.json    stamp written by the passing round-trip check: which version passed
+    artifacts/<asset>/<partition>/     a partitioned asset: one versioned artifact (and stamp) per partition
+    artifacts/<prefix>/<asset>/        an asset key with a prefix, e.g. ["team", "events"]
     dagster/                           the local Dagster instance of `dataset-assets materialize`
 
 The stamp sits beside the artifact, not inside it, so writing it never changes the artifact; it
