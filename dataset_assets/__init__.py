@@ -1,6 +1,6 @@
 """Save any finite tf.data.Dataset to disk, load it back identical, and prove it.
 
-The format layer: it never imports Dagster (the code location in `dataset_assets.defs` builds on it).
+The format layer: it never imports Dagster (the integration, `dataset_assets.dagster`, builds on it).
 """
 
 from .api import read_manifest, save, versions

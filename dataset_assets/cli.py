@@ -72,7 +72,7 @@ def materialize(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from .definitions import defs
-    from .defs.io_managers import DatasetIOManager
+    from .dagster import DatasetIOManager
     from .defs.jobs import MATERIALIZE_ALL
 
     job = defs.resolve_job_def(MATERIALIZE_ALL)

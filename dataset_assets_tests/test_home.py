@@ -26,10 +26,11 @@ def store(tmp_path, monkeypatch):
 def test_home_is_the_env_var_or_one_fixed_default(tmp_path, monkeypatch):
     monkeypatch.setenv("DATASET_ASSETS_HOME", str(tmp_path))
     assert home() == tmp_path and artifact_path("numeric_npy") == tmp_path / "artifacts" / "numeric_npy"
+    assert artifact_path("team/events") == artifact_path(["team", "events"]) == tmp_path / "artifacts" / "team" / "events"
     monkeypatch.delenv("DATASET_ASSETS_HOME")
     monkeypatch.chdir(tmp_path)
     assert home() == Path("~/.dataset_assets").expanduser()  # not the CWD
-    for bad in ("", "../x", "a/b", ".hidden"):
+    for bad in ("", "../x", "a//b", "a/../b", "/abs", ".hidden", "a\\b", []):
         with pytest.raises(da.ArtifactError, match="is not an asset name"):
             artifact_path(bad)
 

@@ -15,6 +15,7 @@
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from dagster import (
@@ -41,12 +42,11 @@ from ..api import read_manifest
 from ..recipes import Recipe, RecipeError
 from ..recipes.pipeline import POINTER_SUFFIX, manifest_sha256, open_pipeline, read_pointer, write_pipeline
 from ..spec import spec_to_json
-from .artifacts import ARTIFACT_AUTOMATION, io_manager_key
-from .checks import CHECK_AUTOMATION
-from .io_managers import element_spec_schema, preview_markdown
+from ..dagster import ARTIFACT_AUTOMATION, CHECK_AUTOMATION, element_spec_schema, io_manager_key, preview_markdown
 from .resources import PROJECT_ROOT
 
-RECIPES_DIR = PROJECT_ROOT / "data" / "recipes"
+RECIPES_ENV = "DATASET_ASSETS_RECIPES"
+RECIPES_DIR = PROJECT_ROOT / "data" / "recipes"  # the checkout's; set $DATASET_ASSETS_RECIPES for another folder
 # recipe file stem -> the artifact asset its pipeline is built on
 PIPELINES: dict[str, str] = {"image_train": "image_pathlist", "image_test": "image_pathlist", "numeric_train": "numeric_npy"}
 RECIPE_AUTOMATION = AutomationCondition.on_missing() | AutomationCondition.code_version_changed()
@@ -201,15 +201,19 @@ def pipeline_check(name: str, artifact: str, path: Path) -> AssetChecksDefinitio
     return _rebuild
 
 
+def default_recipes_dir() -> Path:
+    """The recipe folder: `$DATASET_ASSETS_RECIPES`, else the checkout's `data/recipes`."""
+    return Path(os.environ[RECIPES_ENV]).expanduser() if os.environ.get(RECIPES_ENV) else RECIPES_DIR
+
+
 def build_recipe_defs(
-    recipes_dir: Path = RECIPES_DIR, pipelines: dict[str, str] = PIPELINES
+    recipes_dir: Path | None = None, pipelines: dict[str, str] = PIPELINES
 ) -> tuple[list[AssetsDefinition], list[AssetChecksDefinition]]:
-    """A recipe asset per `<recipes_dir>/*.yaml`, a pipeline asset + check per `pipelines` entry."""
+    """A recipe asset per `<recipes_dir>/*.yaml`, a pipeline asset + check per `pipelines` entry (read when called)."""
+    recipes_dir = recipes_dir or default_recipes_dir()
     names = sorted({p.stem for p in Path(recipes_dir).glob("*.yaml")} | set(pipelines))
     assets = [recipe_asset(n, Path(recipes_dir) / f"{n}.yaml") for n in names]
     assets += [pipeline_asset(n, a, Path(recipes_dir) / f"{n}.yaml") for n, a in sorted(pipelines.items())]
     checks = [pipeline_check(n, a, Path(recipes_dir) / f"{n}.yaml") for n, a in sorted(pipelines.items())]
     return assets, checks
 
-
-recipe_assets, recipe_checks = build_recipe_defs()

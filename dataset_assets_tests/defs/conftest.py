@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 
-from dataset_assets.defs import ASSETS, CHECKS, build_resources
+from dataset_assets.defs import build_assets_and_checks, build_resources
+
+ASSETS, CHECKS = build_assets_and_checks()
 
 
 @dataclass

@@ -9,7 +9,9 @@ import pytest
 from dagster import AssetKey
 
 import dataset_assets as da
-from dataset_assets.defs.artifacts import ARTIFACT_FORMATS, artifact_asset
+from dataset_assets.dagster import artifact_assets
+from dataset_assets.defs.artifacts import ARTIFACT_FORMATS
+from dataset_assets.defs.datasets import image_dataset
 from dataset_assets.home import read_stamp
 from dataset_assets_tests.helpers import version_dir
 
@@ -89,6 +91,10 @@ def test_load_asset_in_a_fresh_process_without_dagster_trains_the_example(graph)
 
 
 def test_factory_names_and_wires_an_artifact():
-    spec = artifact_asset("image", "tfrecord").specs_by_key[AssetKey("image_tfrecord")]
-    assert spec.group_name == "artifacts"
+    made = artifact_assets(image_dataset, ["tfrecord"], name="image")
+    (artifact,) = made.assets
+    spec = artifact.specs_by_key[AssetKey("image_tfrecord")]
+    assert spec.group_name == "artifacts" and artifact.get_io_manager_key_for_asset_key(spec.key) == "tfrecord_io_manager"
     assert {d.asset_key for d in spec.deps} == {AssetKey("image_dataset")}
+    assert {(c.asset_key, c.name) for check in made.checks for c in check.check_specs} == {
+        (AssetKey("image_tfrecord"), "round_trip"), (AssetKey("image_tfrecord"), "integrity")}

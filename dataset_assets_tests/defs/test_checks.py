@@ -1,15 +1,18 @@
 """Checks on damaged artifacts: integrity fails, downstream is blocked, the verified stamp goes, automation waits."""
 
+import numpy as np
 import pytest
 from dagster import AssetCheckKey, AssetSelection, DagsterInstance, MaterializeResult, asset, evaluate_automation_conditions, materialize
 
 import dataset_assets as da
 from dataset_assets.definitions import defs
-from dataset_assets.defs import ASSETS, CHECKS, build_resources
+from dataset_assets.defs import RawData, build_assets_and_checks, build_resources
 from dataset_assets.home import read_stamp
 from dataset_assets_tests.helpers import version_dir
 
 from .conftest import failures
+
+ASSETS, CHECKS = build_assets_and_checks()
 
 
 def corrupt(artifact) -> str:
@@ -80,13 +83,24 @@ def _requested(evaluation) -> set[str]:
     }
 
 
-def test_artifacts_follow_their_dataset_only_after_its_blocking_check_passes(graph, tmp_path):
+def test_artifacts_follow_their_dataset_only_when_its_data_changed_and_its_blocking_check_passed(graph, tmp_path):
     base = graph.copy(tmp_path)
     resources = build_resources(str(base))
     first = evaluate_automation_conditions(defs=defs, instance=graph.instance)
     assert _requested(first) == set()  # everything is up to date
 
-    # numeric_dataset changes, but its stored copy is damaged: its blocking check fails
+    # numeric_dataset re-materialized from the same file: same fingerprint, same data version, nothing follows
+    same = materialize([*ASSETS, *CHECKS], selection=AssetSelection.assets("numeric_dataset") | AssetSelection.checks_for_assets("numeric_dataset"), resources=resources, instance=graph.instance)
+    assert same.success, failures(same)
+    unchanged = evaluate_automation_conditions(defs=defs, instance=graph.instance, cursor=first.cursor)
+    assert _requested(unchanged) == set()
+
+    # numeric_dataset changes (half the rows), but its stored copy is damaged: its blocking check fails
+    raw = tmp_path / "raw"
+    (raw / "numeric").mkdir(parents=True)
+    digits = np.load(RawData().numeric_path)
+    np.savez(raw / "numeric" / "digits.npz", features=digits["features"][:900], target=digits["target"][:900])
+    resources = {**resources, "raw_data": RawData(root=str(raw))}
     assert materialize([*ASSETS, *CHECKS], selection=AssetSelection.assets("numeric_dataset"), resources=resources, instance=graph.instance).success
     corrupt(base / "numeric_dataset")
     failed = materialize(
@@ -94,7 +108,7 @@ def test_artifacts_follow_their_dataset_only_after_its_blocking_check_passes(gra
         resources=resources, instance=graph.instance, raise_on_error=False,
     )
     assert [e.passed for e in failed.get_asset_check_evaluations()] == [False]
-    blocked = evaluate_automation_conditions(defs=defs, instance=graph.instance, cursor=first.cursor)
+    blocked = evaluate_automation_conditions(defs=defs, instance=graph.instance, cursor=unchanged.cursor)
     assert _requested(blocked) == set()
 
     # rebuilt and passing: exactly the numeric artifacts and their checks follow

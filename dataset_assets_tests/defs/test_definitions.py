@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import AssetCheckKey, AssetKey
 
 from dataset_assets.definitions import defs
-from dataset_assets.defs.artifacts import ARTIFACT_AUTOMATION
+from dataset_assets.dagster import ARTIFACT_AUTOMATION
 from dataset_assets.defs.recipes import RECIPE_AUTOMATION
 
 REPO = Path(__file__).resolve().parents[2]

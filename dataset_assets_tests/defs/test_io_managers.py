@@ -5,7 +5,7 @@ import tensorflow as tf
 from dagster import AssetIn, DagsterInstance, asset, materialize
 
 import dataset_assets as da
-from dataset_assets.defs.io_managers import IO_MANAGERS, DatasetIOManager, Hdf5IOManager, element_spec_schema, preview_markdown
+from dataset_assets.dagster import IO_MANAGERS, DatasetIOManager, Hdf5IOManager, element_spec_schema, preview_markdown
 from dataset_assets_tests.helpers import assert_same_elements
 
 from .conftest import failures

@@ -5,11 +5,13 @@ import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 from PIL import Image
 
-from dataset_assets.defs import ASSETS, CHECKS, build_resources
+from dataset_assets.defs import build_assets_and_checks, build_resources
 from dataset_assets.defs.raw import RawDataError, read_numeric, read_table, scan_images
 from dataset_assets.defs.resources import DEFAULT_RAW_ROOT
 
 from .conftest import failures
+
+ASSETS, CHECKS = build_assets_and_checks()
 
 
 def write_images(root, sizes=((8, 8),) * 3, classes=("a", "b")):

@@ -7,8 +7,7 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, DagsterInstance, De
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from dataset_assets.defs.artifacts import artifact_asset, artifact_checks
-from dataset_assets.defs.io_managers import DatasetIOManager
+from dataset_assets.dagster import DatasetIOManager, artifact_assets
 from dataset_assets.defs.recipes import PIPELINES, RECIPES_DIR, build_recipe_defs, recipe_code_version
 from dataset_assets.recipes import Recipe, RecipeError, load_pipeline, transform
 from dataset_assets.recipes.transforms import cast
@@ -52,7 +51,8 @@ class Location:
 
     def defs(self):
         assets, checks = build_recipe_defs(self.recipes, {"tiny_train": "tiny_npy"})
-        return [tiny_dataset, artifact_asset("tiny", "npy"), *assets], [*artifact_checks("tiny", "npy"), *checks]
+        tiny = artifact_assets(tiny_dataset, ["npy"], name="tiny")
+        return [tiny_dataset, *tiny.assets, *assets], [*tiny.checks, *checks]
 
     def run(self, selection=None, raise_on_error=True):
         assets, checks = self.defs()

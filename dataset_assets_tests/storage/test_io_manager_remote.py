@@ -8,7 +8,7 @@ from dagster import asset, materialize
 from fsspec.implementations.memory import MemoryFileSystem
 
 import dataset_assets as da
-from dataset_assets.defs.io_managers import NpyIOManager, TFRecordIOManager
+from dataset_assets.dagster import NpyIOManager, TFRecordIOManager
 from dataset_assets_tests.helpers import assert_same_elements
 from dataset_assets_tests.storage import util
 from dataset_assets_tests.storage.util import images, join
