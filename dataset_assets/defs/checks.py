@@ -27,7 +27,6 @@ CHECK_AUTOMATION = AutomationCondition.eager()
 
 
 def _result(report: VerifyReport, what: str, extra: dict | None = None) -> AssetCheckResult:
-    problems = "\n".join(f"- {p}" for p in report.problems) or "none"
     return AssetCheckResult(
         passed=report.ok,
         severity=AssetCheckSeverity.ERROR,
@@ -38,7 +37,7 @@ def _result(report: VerifyReport, what: str, extra: dict | None = None) -> Asset
             "num_elements": report.num_elements if report.num_elements is not None else -1,
             "fingerprint": report.fingerprint or "",
             "files_checked": report.files_checked,
-            "problems": MetadataValue.md(problems),
+            **({"problems": MetadataValue.md("\n".join(f"- {p}" for p in report.problems))} if report.problems else {}),
             **(extra or {}),
         },
     )

@@ -10,7 +10,6 @@ default is that format); each asset's artifact is the directory
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import tensorflow as tf
 from dagster import (
     ConfigurableIOManager,
@@ -18,7 +17,6 @@ from dagster import (
     DataVersion,
     InitResourceContext,
     InputContext,
-    MetadataValue,
     OutputContext,
     TableColumn,
     TableSchema,
@@ -33,6 +31,7 @@ from ..errors import UnsupportedDatasetError
 from ..formats import FORMATS
 from ..home import artifact_base
 from ..spec import leaf_paths
+from .previews import preview_markdown, preview_metadata  # noqa: F401 (preview_markdown: used by defs.recipes)
 
 
 class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
@@ -48,7 +47,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
         default_factory=dict, description="fsspec storage options of a URL base_dir (endpoint_url, key, secret, ...); unset: from the environment."
     )
     keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset; older ones are deleted after each commit.")
-    preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization.")
+    preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization, spread over the dataset.")
 
     _base_path: UPath = PrivateAttr()
 
@@ -84,7 +83,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
                 "write_seconds": round(manifest.write_seconds, 4),
                 "elements_per_second": round(manifest.num_elements / secs, 1),
                 "megabytes_per_second": round(manifest.total_bytes / 1e6 / secs, 2),
-                "preview": MetadataValue.md(preview_markdown(api.load(path, version=manifest.version), self.preview_rows)),
+                **preview_metadata(api.load(path, version=manifest.version), self.preview_rows),
             }
         )
         # The content fingerprint is the data version, so an unchanged rewrite does not make
@@ -140,31 +139,3 @@ def element_spec_schema(spec) -> TableSchema:
         desc = f"ragged (ragged_rank {leaf.ragged_rank})" if isinstance(leaf, tf.RaggedTensorSpec) else None
         columns.append(TableColumn(name=path or "(element)", type=kind, description=desc))
     return TableSchema(columns=columns)
-
-
-def _cell(value) -> str:
-    if isinstance(value, tf.RaggedTensor):
-        text = str(value.to_list())
-    else:
-        arr = np.asarray(value)
-        if arr.dtype == object:  # tf.string
-            items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.reshape(-1)[:4]]
-            text = items[0] if arr.ndim == 0 else str(items) + (" …" if arr.size > 4 else "")
-        elif arr.ndim == 0:
-            text = f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
-        else:
-            flat = arr.reshape(-1)
-            head = ", ".join(f"{v:.4g}" if arr.dtype.kind == "f" else str(v) for v in flat[:6])
-            text = f"{arr.dtype.name}{list(arr.shape)} [{head}{', …' if flat.size > 6 else ''}]"
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def preview_markdown(dataset: tf.data.Dataset, rows: int = 5) -> str:
-    """The first `rows` elements as a Markdown table, one column per leaf."""
-    names = [p or "(element)" for p, _ in leaf_paths(dataset.element_spec)]
-    lines = ["| # | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
-    for i, element in enumerate(dataset.take(rows)):
-        leaves = tf.nest.flatten(element, expand_composites=False)
-        lines.append(f"| {i} | " + " | ".join(_cell(v) for v in leaves) + " |")
-    return "\n".join(lines)
