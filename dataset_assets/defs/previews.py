@@ -82,14 +82,14 @@ def _scan(dataset, spec_leaves, label: int | None):
 
 
 def _fetch(dataset: tf.data.Dataset, indices) -> dict[int, list]:
-    """The elements at `indices` (their flat leaves as numpy), in one filtered pass."""
+    """The elements at `indices` (their flat leaves, as tensors), in one filtered pass."""
     wanted = tf.constant(sorted(set(int(i) for i in indices)), tf.int64)
     if wanted.shape[0] == 0:
         return {}
     keep = tf.autograph.experimental.do_not_convert(lambda i, element: tf.reduce_any(tf.equal(i, wanted)))
     out = {}
     for i, element in dataset.enumerate().filter(keep).take(int(wanted.shape[0])):
-        out[int(i)] = [v.numpy() if hasattr(v, "numpy") else v for v in tf.nest.flatten(element, expand_composites=False)]
+        out[int(i)] = tf.nest.flatten(element, expand_composites=False)
     return out
 
 
@@ -180,7 +180,7 @@ def preview_metadata(dataset: tf.data.Dataset, rows: int = 5, summaries: bool = 
     if not summaries:
         return metadata
     if groups:
-        picture = thumbnail_grid([(text, [elements[i][image] for i in g]) for text, g in groups])
+        picture = thumbnail_grid([(text, [np.asarray(elements[i][image]) for i in g]) for text, g in groups])
         where = "; ".join(f"{text or 'elements'}: {', '.join(map(str, g))}" for text, g in groups)
         uri = "data:image/png;base64," + base64.b64encode(picture).decode()
         caption = f"{names[image]}: {PER_CLASS} per class of {names[label]}, spread over the dataset" if labels is not None else f"{names[image]}, spread over the dataset"
