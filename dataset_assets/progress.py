@@ -35,6 +35,13 @@ def bars_enabled() -> bool:
         return False
 
 
+def _columns() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def log_to_stderr() -> None:
     """Send the `dataset_assets` logger's INFO lines to stderr (the CLI does; a library leaves logging to its user)."""
     if not log.handlers:
@@ -60,7 +67,11 @@ class Progress:
         if bars_enabled():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, desc=what, unit=" el", unit_scale=True, delay=bar_delay(), file=sys.stderr, leave=False, dynamic_ncols=True)
+            sized = _columns() > 0  # a pseudo-terminal nobody sized reports 0 x 0: tqdm would draw nothing
+            self.bar = tqdm(
+                total=self.total, desc=what, unit=" el", unit_scale=True, delay=bar_delay(), file=sys.stderr, leave=False,
+                dynamic_ncols=sized, ncols=None if sized else 100, nrows=None if sized else 24,
+            )
 
     def update(self, elements: int, nbytes: int) -> None:
         self.elements += elements
