@@ -84,7 +84,7 @@ def _compare(report, layout: Layout, loaded, reference, manifest) -> None:
     fp_ref = Fingerprinter(layout) if reference is not None else None
     ref_iter = iter_batches(reference, layout) if reference is not None else None
     seen = 0
-    progress = Progress(f"verify {report.path}", manifest.num_elements)
+    progress = Progress(f"verify {report.path.rstrip('/').rsplit('/', 1)[-1]}", manifest.num_elements)
     try:
         for batch in iter_batches(loaded, layout):
             fp_loaded.update(batch)
