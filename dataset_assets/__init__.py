@@ -3,6 +3,10 @@
 The format layer: it never imports Dagster (the integration, `dataset_assets.dagster`, builds on it).
 """
 
+from .quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow is first imported (by .api): no C++ INFO lines
+
 from .api import read_manifest, save, versions
 from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, UnsupportedDatasetError
 from .fingerprint import fingerprint

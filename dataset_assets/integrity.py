@@ -10,6 +10,7 @@ import tensorflow as tf
 from .columns import COUNT, Layout, iter_batches
 from .errors import DatasetAssetsError
 from .fingerprint import Fingerprinter
+from .progress import Progress
 
 
 @dataclass
@@ -83,19 +84,24 @@ def _compare(report, layout: Layout, loaded, reference, manifest) -> None:
     fp_ref = Fingerprinter(layout) if reference is not None else None
     ref_iter = iter_batches(reference, layout) if reference is not None else None
     seen = 0
-    for batch in iter_batches(loaded, layout):
-        fp_loaded.update(batch)
-        if ref_iter is not None:
-            ref = next(ref_iter, None)
-            if ref is None:
-                report.fail(f"the artifact holds more elements than the reference dataset ({seen} + more)")
-                return
-            fp_ref.update(ref)
-            where = _first_difference(layout, batch, ref)
-            if where is not None:
-                report.fail(f"element {seen + where[0]} differs from the reference in {where[1]!r}")
-                return
-        seen += int(batch[COUNT])
+    progress = Progress(f"verify {report.path.rstrip('/').rsplit('/', 1)[-1]}", manifest.num_elements)
+    try:
+        for batch in iter_batches(loaded, layout):
+            fp_loaded.update(batch)
+            progress.update(int(batch[COUNT]), sum(a.nbytes for a in batch.values()))
+            if ref_iter is not None:
+                ref = next(ref_iter, None)
+                if ref is None:
+                    report.fail(f"the artifact holds more elements than the reference dataset ({seen} + more)")
+                    return
+                fp_ref.update(ref)
+                where = _first_difference(layout, batch, ref)
+                if where is not None:
+                    report.fail(f"element {seen + where[0]} differs from the reference in {where[1]!r}")
+                    return
+            seen += int(batch[COUNT])
+    finally:
+        progress.done()
     if ref_iter is not None:
         for rest in ref_iter:
             fp_ref.update(rest)

@@ -8,7 +8,8 @@
   with their blocking `round_trip` and `integrity` checks (per partition).
 - Check builders: `integrity_check`, `round_trip_check`.
 - Automation: `ARTIFACT_AUTOMATION` (eager on data versions, after upstream blocking checks).
-- Metadata: `element_spec_schema`, `preview_markdown`, `manifest_metadata`.
+- Metadata: `element_spec_schema`, `manifest_metadata`; previews of the elements (thumbnails, class
+  counts, statistics, a spread-out table): `preview_metadata`, `preview_markdown`.
 
 Importing this module defines nothing in a code location and reads no file.
 """
@@ -29,7 +30,8 @@ from .io_managers import (
     io_managers,
     partition_path,
 )
-from .metadata import element_spec_schema, manifest_metadata, preview_markdown
+from .metadata import element_spec_schema, manifest_metadata
+from .previews import preview_markdown, preview_metadata
 
 __all__ = [
     "ARTIFACT_AUTOMATION",
@@ -52,5 +54,6 @@ __all__ = [
     "manifest_metadata",
     "partition_path",
     "preview_markdown",
+    "preview_metadata",
     "round_trip_check",
 ]

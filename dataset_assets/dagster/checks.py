@@ -71,7 +71,6 @@ def _current_version(artifact) -> str | None:
 
 
 def _result(report: VerifyReport, what: str, version: str | None, partition: str | None, extra: dict | None = None) -> AssetCheckResult:
-    problems = "\n".join(f"- {p}" for p in report.problems) or "none"
     where = f" (partition {partition})" if partition else ""
     return AssetCheckResult(
         passed=report.ok,
@@ -85,7 +84,7 @@ def _result(report: VerifyReport, what: str, version: str | None, partition: str
             "num_elements": report.num_elements if report.num_elements is not None else -1,
             "fingerprint": report.fingerprint or "",
             "files_checked": report.files_checked,
-            "problems": MetadataValue.md(problems),
+            **({"problems": MetadataValue.md("\n".join(f"- {p}" for p in report.problems))} if report.problems else {}),
             **(extra or {}),
         },
     )

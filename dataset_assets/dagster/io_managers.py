@@ -21,7 +21,6 @@ from dagster import (
     DataVersion,
     InitResourceContext,
     InputContext,
-    MetadataValue,
     MultiPartitionKey,
     MultiPartitionsDefinition,
     OutputContext,
@@ -36,7 +35,8 @@ from ..errors import UnsupportedDatasetError
 from ..formats import FORMATS
 from ..home import artifact_base
 from ..partitions import combine
-from .metadata import manifest_metadata, preview_markdown
+from .metadata import manifest_metadata
+from .previews import preview_metadata
 
 INTERLEAVE = "interleave_partitions"  # input metadata: AssetIn(metadata={"interleave_partitions": True})
 
@@ -63,7 +63,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
         default_factory=dict, description="fsspec storage options of a URL base_dir (endpoint_url, key, secret, ...); unset: from the environment."
     )
     keep: int = Field(default=DEFAULT_KEEP, description="Committed versions retained per asset (per partition); older ones are deleted after each commit.")
-    preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization.")
+    preview_rows: int = Field(default=5, description="Elements shown in the Markdown preview of each materialization, spread over the dataset.")
     interleave_partitions: bool = Field(
         default=False,
         description="An input of several partitions: False = the partitions one after another in partition-key order, "
@@ -98,7 +98,7 @@ class DatasetIOManager(ConfigurableIOManager, UPathIOManager):
         context.add_output_metadata(
             {
                 **manifest_metadata(manifest, obj.element_spec),
-                "preview": MetadataValue.md(preview_markdown(api.load(path, version=manifest.version), self.preview_rows)),
+                **preview_metadata(api.load(path, version=manifest.version), self.preview_rows),
             }
         )
         # The content fingerprint is the data version, so an unchanged rewrite does not make

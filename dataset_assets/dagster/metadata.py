@@ -1,12 +1,10 @@
-"""What a materialization or a check records about a dataset: schema, preview, the manifest's facts.
+"""What a materialization or a check records about a dataset: its schema and the manifest's facts.
 
-`preview_markdown` is the one place that renders elements for the UI; everything that shows a
-preview (IO managers, pipeline assets) calls it.
+The pictures and tables of the elements themselves are in `previews`.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 from dagster import TableColumn, TableSchema
 
@@ -23,34 +21,6 @@ def element_spec_schema(spec) -> TableSchema:
         desc = f"ragged (ragged_rank {leaf.ragged_rank})" if isinstance(leaf, tf.RaggedTensorSpec) else None
         columns.append(TableColumn(name=path or "(element)", type=kind, description=desc))
     return TableSchema(columns=columns)
-
-
-def _cell(value) -> str:
-    if isinstance(value, tf.RaggedTensor):
-        text = str(value.to_list())
-    else:
-        arr = np.asarray(value)
-        if arr.dtype == object:  # tf.string
-            items = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.reshape(-1)[:4]]
-            text = items[0] if arr.ndim == 0 else str(items) + (" …" if arr.size > 4 else "")
-        elif arr.ndim == 0:
-            text = f"{arr.item():.6g}" if arr.dtype.kind == "f" else str(arr.item())
-        else:
-            flat = arr.reshape(-1)
-            head = ", ".join(f"{v:.4g}" if arr.dtype.kind == "f" else str(v) for v in flat[:6])
-            text = f"{arr.dtype.name}{list(arr.shape)} [{head}{', …' if flat.size > 6 else ''}]"
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def preview_markdown(dataset: tf.data.Dataset, rows: int = 5) -> str:
-    """The first `rows` elements as a Markdown table, one column per leaf."""
-    names = [p or "(element)" for p, _ in leaf_paths(dataset.element_spec)]
-    lines = ["| # | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
-    for i, element in enumerate(dataset.take(rows)):
-        leaves = tf.nest.flatten(element, expand_composites=False)
-        lines.append(f"| {i} | " + " | ".join(_cell(v) for v in leaves) + " |")
-    return "\n".join(lines)
 
 
 def manifest_metadata(manifest: Manifest, element_spec) -> dict:

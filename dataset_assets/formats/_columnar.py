@@ -37,7 +37,7 @@ def write_streams(
         col.key(s): open_sink(col.key(s), col.stream_dtype(s), col.stream_inner_shape(s), col.stream_rows(s, n))
         for col, s in layout.stream_keys()
     }
-    progress = Progress(what)
+    progress = Progress(what, n)
     try:
         for batch in iter_batches(dataset, layout):
             fingerprinter.update(batch)

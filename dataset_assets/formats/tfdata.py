@@ -39,7 +39,7 @@ def check(layout: Layout, options: dict) -> dict:
 
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     target = directory / SUBDIR
-    progress = Progress(f"save tfdata {directory.name}")
+    progress = Progress(f"save tfdata {directory.name}", dataset.cardinality())
     tapped = _fingerprinted(dataset, layout, fingerprinter, progress)
     _save(tapped if tapped is not None else dataset, target, options)
     if tapped is None:

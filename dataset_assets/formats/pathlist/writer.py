@@ -37,7 +37,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     digests: dict[str, Digest] = {}
     main_paths: list[str] = []
     checks: list[np.ndarray] = []
-    progress = Progress(f"save pathlist {directory.name}")
+    progress = Progress(f"save pathlist {directory.name}", dataset.cardinality())
     if plan.kind == "images":
         (directory / "images").mkdir()
         batches = _image_batches(dataset, layout, plan, options)

@@ -26,7 +26,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     block = int(min(batch_size_for(layout, _BLOCK_BYTES, dataset), 4096))
     encoder = Encoder(layout)
     shards = Shards(directory, options)
-    progress = Progress(f"save tfrecord {directory.name}")
+    progress = Progress(f"save tfrecord {directory.name}", dataset.cardinality())
     last_short = False
     try:
         for batch in iter_batches(dataset, layout, block):

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-from .home import HOME_ENV, home, read_stamp
+from ..home import HOME_ENV, home, read_stamp
 
 DAGSTER_YAML = """\
 # Local Dagster instance of dataset-assets: runs, events and schedule state are SQLite files in
@@ -25,10 +24,11 @@ telemetry:
 
 
 def ensure_dagster_home() -> Path:
-    """$DAGSTER_HOME if set; otherwise `<home>/dagster`, created with a dagster.yaml (local SQLite storage)."""
-    if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
-    folder = home() / "dagster"
+    """$DAGSTER_HOME if set, else `<home>/dagster`; given a dagster.yaml (local SQLite storage, telemetry off) when it has none.
+
+    Without one, Dagster prints its telemetry banner on every run; an existing dagster.yaml is the user's and stays as it is.
+    """
+    folder = Path(os.environ.get("DAGSTER_HOME") or home() / "dagster").expanduser().absolute()
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "dagster.yaml"
     if not config.exists():
@@ -53,7 +53,7 @@ def _run_config(path: Path | None, verbose: bool) -> dict:
 
 
 def _ui_command(dagster_home: Path) -> str:
-    from .defs.resources import PROJECT_ROOT
+    from ..defs.resources import PROJECT_ROOT
 
     workspace = PROJECT_ROOT / "workspace.yaml"
     target = f"-w {workspace}" if workspace.is_file() else "-m dataset_assets.definitions"
@@ -71,9 +71,9 @@ def materialize(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from .definitions import defs
-    from .dagster import DatasetIOManager
-    from .defs.jobs import MATERIALIZE_ALL
+    from ..definitions import defs
+    from ..dagster import DatasetIOManager
+    from ..defs.jobs import MATERIALIZE_ALL
 
     job = defs.resolve_job_def(MATERIALIZE_ALL)
     print(f"dataset-assets: materializing every asset and running every check (job {MATERIALIZE_ALL}) ...", flush=True)
@@ -117,17 +117,15 @@ def materialize(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = argparse.ArgumentParser(prog="dataset-assets", description="Dataset artifacts as Dagster assets.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("materialize", help="materialize every asset and run every check on the local Dagster instance")
+def add_parser(sub) -> None:
+    m = sub.add_parser(
+        "materialize",
+        help="materialize every asset and run every check on the local Dagster instance",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  dataset-assets materialize --home /tmp/da --config run.yaml",
+    )
     m.add_argument("--home", help=f"where artifacts and the local Dagster instance live (sets {HOME_ENV}; default ~/.dataset_assets)")
     m.add_argument("--config", type=Path, help="run config YAML, e.g. resources: {raw_data: {config: {images_dir: /my/images}}}")
     m.add_argument("--verbose", action="store_true", help="log every Dagster event")
-    args = parser.parse_args(argv)
-    return materialize(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    m.set_defaults(run=materialize)
