@@ -16,7 +16,7 @@ from .columns import Layout
 from .errors import ArtifactError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
 from .loaded import LoadedDataset
-from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, parse_manifest, to_jsonable
+from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
 from .spec import spec_to_json
 from .storage import ArtifactStore, Location, Resolved, VersionInfo
 from .version import __version__
@@ -102,7 +102,7 @@ def open_artifact(path, *, version: str | None = None, storage_options: dict | N
     root = Location.of(path, storage_options)
     resolved = ArtifactStore(root).resolve(version)
     where = resolved.location.child(MANIFEST_NAME)
-    data = where.read_bytes()
+    data = where.read_bytes(limit=max_manifest_bytes())  # bounded: parse_manifest refuses anything longer
     if data is None:
         raise ArtifactError(f"{where} is missing: version {resolved.id} of {root} is incomplete or was removed")
     if resolved.manifest_sha256 and hashlib.sha256(data).hexdigest() != resolved.manifest_sha256:
@@ -118,6 +118,7 @@ def open_artifact(path, *, version: str | None = None, storage_options: dict | N
     directory = None
     if root.is_local:
         directory = resolved.location.local_path()
+        _refuse_links(root, directory)
     elif fetch:
         from .storage.cache import fetch_version
 
@@ -127,6 +128,17 @@ def open_artifact(path, *, version: str | None = None, storage_options: dict | N
         if problems:
             raise ArtifactError(f"{root} (version {resolved.id}) is damaged: " + "; ".join(problems) + ". Re-create it with save(), or run verify() for details")
     return Opened(root, resolved, manifest, directory)
+
+
+def _refuse_links(root: Location, directory: Path) -> None:
+    """No symbolic link (nor device, pipe) anywhere in the version or on the way to it: nothing is read from outside."""
+    base = root.local_path()
+    for step in (base / "versions", directory, directory / MANIFEST_NAME):
+        if step.is_symlink():
+            raise ArtifactError(f"{step}: is a symbolic link (to {os.readlink(step)!r}); an artifact holds plain files and folders only, refusing to follow it")
+    _, problems = scan_tree(directory)
+    if problems:
+        raise ArtifactError(f"{root} (version {directory.name}) is unsafe to read: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
 
 
 def load(path, recipe=None, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> tf.data.Dataset:
@@ -143,7 +155,7 @@ def load(path, recipe=None, *, version: str | None = None, checked: bool = True,
         recipe = Recipe.coerce(recipe)
     opened = open_artifact(path, version=version, storage_options=storage_options)
     manifest = opened.manifest
-    dataset = formats.get(manifest.format).read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
+    dataset = formats.get(manifest.format).read(opened.directory, manifest, manifest.layout(), checked=checked)
     dataset = LoadedDataset(dataset, opened.directory, manifest)
     return dataset if recipe is None else recipe.apply(dataset, source_id=manifest.fingerprint)
 

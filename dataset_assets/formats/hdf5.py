@@ -111,9 +111,18 @@ def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) 
     for col, s in layout.stream_keys():
         key = col.key(s)
         name = streams.get(key)
-        if not isinstance(name, str) or name not in f or not isinstance(f[name], h5py.Dataset):
+        link = f.get(name, getlink=True) if isinstance(name, str) and name else None  # the link itself, not resolved
+        if link is not None and not isinstance(link, h5py.HardLink):
+            raise ArtifactError(
+                f"{path}: stream {key!r} ({col.name}) is an HDF5 {type(link).__name__} to {getattr(link, 'filename', '')!r}:{getattr(link, 'path', '')!r}, "
+                "not a dataset in the file; an artifact never reads from outside itself, refusing it"
+            )
+        if link is None or not isinstance(f[name], h5py.Dataset):
             raise ArtifactError(f"{path}: stream {key!r} ({col.name}) has no HDF5 dataset; the artifact is damaged, re-create it")
         ds = f[name]
+        if ds.is_virtual or ds.external:
+            what = "a virtual dataset (its data is mapped from other files)" if ds.is_virtual else f"stored in external files {[e[0] for e in ds.external]!r}"
+            raise ArtifactError(f"{path}: HDF5 dataset {name!r} ({col.name}) is {what}; an artifact never reads from outside itself, refusing it")
         inner = tuple(col.stream_inner_shape(s))
         per_element = s == "shapes" or (s == "values" and col.fixed and not col.is_string)
         if ds.dtype != col.stream_dtype(s) or ds.shape[1:] != inner or (per_element and ds.shape[0] != n):
@@ -122,7 +131,7 @@ def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) 
                 + (f" x {n}" if per_element else "")
                 + "; the artifact is damaged, re-create it"
             )
-        arrays[key] = _Held(ds, f)
+        arrays[key] = _Held(ds, f, f"{path}:{name}")
     return arrays
 
 
@@ -159,10 +168,13 @@ class _Held:
     `read_streams` are safe; they only overlap with decoding, which runs outside that lock.
     """
 
-    __slots__ = ("dataset", "file")
+    __slots__ = ("dataset", "file", "where")
 
-    def __init__(self, dataset: h5py.Dataset, file: h5py.File):
-        self.dataset, self.file = dataset, file
+    def __init__(self, dataset: h5py.Dataset, file: h5py.File, where: str):
+        self.dataset, self.file, self.where = dataset, file, where
+
+    def __len__(self) -> int:
+        return self.dataset.shape[0]
 
     def __getitem__(self, index):
         return self.dataset[index]

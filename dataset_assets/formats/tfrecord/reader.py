@@ -16,11 +16,13 @@ import tensorflow as tf
 from ...columns import COUNT, Column, Layout, batch_size_for, map_plain
 from ...errors import ArtifactError
 from ...manifest import Manifest, safe_member
+from . import framing
 from .options import NATIVE, parse_spec
 
 
 def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
-    """TensorFlow's reader checks every record's length and data CRC-32C itself; `checked` cannot turn that off."""
+    """TensorFlow's reader checks every record's length and data CRC-32C itself; `checked` cannot turn that off.
+    The framing of uncompressed files is checked here first (`framing`), checked or not."""
     details = manifest.details
     missing = sorted({"features", "files", "compression", "cycle_length", "block_length"} - set(details))
     if missing or details["features"] != parse_spec(layout):
@@ -28,6 +30,8 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         raise ArtifactError(f"{directory}/manifest.json {what} (tfrecord details); re-create the artifact with save()")
     files = [str(safe_member(directory, name)) for name in details["files"]]
     compression, cycle, block = details["compression"] or "", int(details["cycle_length"]), int(details["block_length"])
+    if not compression:  # TF's uncompressed reader allocates whatever a length prefix says: check them all first
+        framing.check_files(directory, manifest, files, list(details.get("records_per_file", [])))
 
     def records() -> tf.data.Dataset:
         if cycle == 1:  # files filled one after another: read them in sequence
