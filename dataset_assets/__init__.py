@@ -4,7 +4,7 @@ The format layer: it never imports Dagster (the code location in `dataset_assets
 """
 
 from .api import load, read_manifest, save, versions
-from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, UnsupportedDatasetError
+from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import fingerprint
 from .formats import FORMATS
 from .home import load_asset
@@ -21,6 +21,7 @@ __all__ = [
     "DatasetAssetsError",
     "Manifest",
     "Recipe",
+    "StorageFullError",
     "UnsupportedDatasetError",
     "VerifyReport",
     "VersionInfo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
 import time
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from . import formats
 from .columns import Layout
-from .errors import ArtifactError, UnsupportedDatasetError
+from .errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
 from .loaded import LoadedDataset
 from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
@@ -81,8 +82,12 @@ def save(
         (pending.directory / MANIFEST_NAME).write_bytes(data)
         info = VersionInfo(pending.id, manifest.created, manifest.fingerprint, manifest.num_elements, manifest.total_bytes, manifest.format)
         pending.commit(info, hashlib.sha256(data).hexdigest(), keep)
-    except BaseException:
+    except BaseException as e:
         pending.abort()  # nothing once the commit record names the version
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC and not isinstance(e, StorageFullError):
+            raise StorageFullError(
+                errno.ENOSPC, f"the disk is full: saving {store.root} failed ({e}); the previous version is untouched. Free space or save elsewhere"
+            ) from e
         raise
     return manifest
 

@@ -55,8 +55,28 @@ def check_files(directory: Path, manifest: Manifest, files: list[str], counts: l
         )
     start = 0
     for path, count in zip(files, counts):
-        _check_file(path, lengths[start : start + count])
+        try:
+            _check_file(path, lengths[start : start + count])
+        except ArtifactError as e:
+            _raise_block_damage(directory, manifest, path, e)
+            raise
         start += count
+
+
+def _raise_block_damage(directory: Path, manifest: Manifest, path: str, framing_error: ArtifactError) -> None:
+    """A file whose bytes changed since the save: name the damaged bytes (block checksums), not only the framing."""
+    rel = os.path.relpath(path, directory).replace(os.sep, "/")
+    entry = next((f for f in manifest.files if f.path == rel), None)
+    if entry is None or not entry.crc32c:
+        return
+    reader = open_member(directory, manifest, rel)
+    try:
+        for offset in range(0, entry.bytes, 1 << 24):
+            reader.read(offset, min(1 << 24, entry.bytes - offset))
+    except ArtifactError as damage:
+        raise damage from framing_error
+    finally:
+        reader.close()
 
 
 def _read_index(directory: Path, manifest: Manifest) -> np.ndarray:
