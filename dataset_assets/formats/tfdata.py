@@ -7,8 +7,11 @@ so TF's `dataset_spec.pb` (a StructuredValue proto, also pickle-free) is not eve
 
 from __future__ import annotations
 
+import atexit
 import numbers
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +43,11 @@ def check(layout: Layout, options: dict) -> dict:
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     target = directory / SUBDIR
     progress = Progress(f"save tfdata {directory.name}")
+    dataset, failures = _ending_at_source_error(dataset, layout)
     tapped = _fingerprinted(dataset, layout, fingerprinter, progress)
     _save(tapped if tapped is not None else dataset, target, options)
+    if failures:
+        raise failures[0]  # the source's own error, as the other formats raise it
     if tapped is None:
         # TF's save iterates the dataset itself, out of our sight: fingerprint what was written instead
         for batch in iter_batches(_load(target, layout.element_spec, options), layout):
@@ -49,6 +55,31 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
             progress.update(int(batch[COUNT]), sum(a.nbytes for a in batch.values()))
     progress.done()
     return Written(details={"path": SUBDIR, "compression": options["compression"], "num_shards": options["num_shards"]})
+
+
+def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout) -> tuple[tf.data.Dataset, list]:
+    """`dataset`, but ending cleanly where the source fails, its error kept in the list returned.
+
+    TensorFlow's `Dataset.save` never returns when the input fails midway and an element has a
+    ragged leaf (the same save without the ragged leaf raises at once). So for such elements the
+    source is iterated here, a batch at a time (no per-element Python), and handed to the save
+    through a generator that ends the stream at the first error; `write` raises that error once
+    TensorFlow's save has returned, and `save` then removes what was written. Where batching
+    would not give back the same element_spec the source goes to the save unguarded.
+    """
+    if not any(isinstance(leaf.spec, tf.RaggedTensorSpec) for leaf in layout.leaves):
+        return dataset, []
+    batched = dataset.batch(batch_size_for(layout, dataset=dataset))
+    failures: list[Exception] = []
+
+    def batches():
+        try:
+            yield from batched
+        except tf.errors.OpError as e:
+            failures.append(e)
+
+    guarded = tf.data.Dataset.from_generator(batches, output_signature=batched.element_spec).unbatch()
+    return (guarded, failures) if guarded.element_spec == dataset.element_spec else (dataset, [])
 
 
 def _fingerprinted(dataset: tf.data.Dataset, layout: Layout, fingerprinter, progress: Progress) -> tf.data.Dataset | None:
@@ -135,6 +166,37 @@ def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
         )
 
     try:
-        return tf.data.Dataset.load(str(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
+        return tf.data.Dataset.load(_glob_free(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
     except (tf.errors.OpError, OSError, ValueError) as e:
         raise ArtifactError(f"{target}: not a readable tf.data snapshot ({e}); re-create the artifact with save()") from e
+
+
+_GLOB_CHARS = frozenset("*?[]\\")
+_aliases: dict[str, str] = {}
+
+
+def _glob_free(target: Path) -> str:
+    """`target`, or a path without glob characters that leads to it.
+
+    TensorFlow finds a snapshot's shard files with a glob below the path it is given, so a
+    path holding `[`, `]`, `*`, `?` or a backslash finds none ("expected 60 elements but contained
+    only 0"). Such a snapshot is read through a symbolic link of our own, in a private temporary
+    folder, to the version's (immutable) data folder; the links live until the process exits.
+    """
+    text = str(target)
+    if not _GLOB_CHARS & set(text):
+        return text
+    if text not in _aliases:
+        folder = tempfile.mkdtemp(prefix="dataset_assets-tfdata-")
+        if _GLOB_CHARS & set(folder):
+            raise ArtifactError(f"{text}: TensorFlow cannot read a snapshot at a path with glob characters, and the temporary folder {folder} has them too; set TMPDIR")
+        if not _aliases:
+            atexit.register(_remove_aliases)
+        os.symlink(os.path.realpath(text), os.path.join(folder, "data"))
+        _aliases[text] = os.path.join(folder, "data")
+    return _aliases[text]
+
+
+def _remove_aliases() -> None:
+    for alias in _aliases.values():
+        shutil.rmtree(os.path.dirname(alias), ignore_errors=True)
