@@ -110,6 +110,8 @@ def open_artifact(path, *, version: str | None = None, storage_options: dict | N
     data = where.read_bytes(limit=max_manifest_bytes())  # bounded: parse_manifest refuses anything longer
     if data is None:
         raise ArtifactError(f"{where} is missing: version {resolved.id} of {root} is incomplete or was removed")
+    if len(data) > max_manifest_bytes():
+        parse_manifest(data, str(where))  # refuses it, naming the bound
     if resolved.manifest_sha256 and hashlib.sha256(data).hexdigest() != resolved.manifest_sha256:
         raise ArtifactError(f"{where} does not match the digest in {root}/current.json: the manifest was changed or is damaged")
     manifest = parse_manifest(data, str(where))

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from ..columns import COUNT, Layout, batch_size_for, iter_batches
 from ..errors import ArtifactError, UnsupportedDatasetError
-from ..manifest import Manifest, open_member, safe_member
+from ..manifest import Manifest, open_member, safe_member, scan_tree
 from ..progress import Progress
 from .base import Written, unknown_options
 
@@ -145,6 +145,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
             if not entry.path.endswith(".snapshot"):
                 open_member(directory, manifest, entry.path).read_all()
     target = safe_member(directory, details.get("path", SUBDIR))
+    _refuse_unlisted(directory, manifest, target)
     shards, compression = details.get("num_shards"), details.get("compression")
     if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1 or compression not in COMPRESSIONS:
         raise ArtifactError(
@@ -153,6 +154,19 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         )
     ds = _load(target, layout.element_spec, details)
     return ds.apply(tf.data.experimental.assert_cardinality(manifest.num_elements))
+
+
+def _refuse_unlisted(directory: Path, manifest: Manifest, target: Path) -> None:
+    """TensorFlow reads every shard file it finds below the snapshot: any the manifest does not list is refused."""
+    listed = {f.path for f in manifest.files}
+    prefix = target.relative_to(directory).as_posix()
+    files, problems = scan_tree(target)
+    extra = sorted(f"{prefix}/{rel}" for rel in files if f"{prefix}/{rel}" not in listed)
+    if extra or problems:
+        raise ArtifactError(
+            f"{directory}: the snapshot folder holds {', '.join(extra[:5]) or problems[0]}, which the manifest does not list; "
+            "TensorFlow would read it as data. Remove it, or re-create the artifact with save()"
+        )
 
 
 def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
