@@ -84,12 +84,19 @@ def save(
         pending.commit(info, hashlib.sha256(data).hexdigest(), keep)
     except BaseException as e:
         pending.abort()  # nothing once the commit record names the version
-        if isinstance(e, OSError) and e.errno == errno.ENOSPC and not isinstance(e, StorageFullError):
+        if _disk_full(e) and not isinstance(e, StorageFullError):
             raise StorageFullError(
                 errno.ENOSPC, f"the disk is full: saving {store.root} failed ({e}); the previous version is untouched. Free space or save elsewhere"
             ) from e
         raise
     return manifest
+
+
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC, as Python reports it or as TensorFlow's file writers do (ResourceExhaustedError)."""
+    if isinstance(e, OSError):
+        return e.errno == errno.ENOSPC
+    return isinstance(e, tf.errors.ResourceExhaustedError) and "No space left on device" in str(e)
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,12 @@ def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout) -> tuple[t
     source is iterated here, a batch at a time (no per-element Python), and handed to the save
     through a generator that ends the stream at the first error; `write` raises that error once
     TensorFlow's save has returned, and `save` then removes what was written. Where batching
-    would not give back the same element_spec the source goes to the save unguarded.
+    cannot give back the same element_spec (a variable-shape dense leaf beside the ragged one,
+    zero-size leaves) the source goes to the save unguarded: docs/safety.md says so.
     """
     if not any(isinstance(leaf.spec, tf.RaggedTensorSpec) for leaf in layout.leaves):
+        return dataset, []
+    if not layout.batches_directly or any(col.empty for col in layout.columns):  # see _fingerprinted
         return dataset, []
     batched = dataset.batch(batch_size_for(layout, dataset=dataset))
     failures: list[Exception] = []
