@@ -70,7 +70,8 @@ def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout) -> tuple[t
     """
     if not any(isinstance(leaf.spec, tf.RaggedTensorSpec) for leaf in layout.leaves):
         return dataset, []
-    if not layout.batches_directly or any(col.empty for col in layout.columns):  # see _fingerprinted
+    batchable = all(leaf.ragged_rank is not None or leaf.columns[0].fixed for leaf in layout.leaves)  # Dataset.batch works
+    if not batchable or any(col.empty for col in layout.columns):  # zero-size: see _fingerprinted
         return dataset, []
     batched = dataset.batch(batch_size_for(layout, dataset=dataset))
     failures: list[Exception] = []
