@@ -11,6 +11,7 @@ import pytest
 import dataset_assets as da
 from dataset_assets.storage.checksums import digest_file
 from dataset_assets_tests.helpers import rewrite_manifest, version_dir
+from dataset_assets_tests.hostile.conftest import images
 
 
 def _refresh_entry(path, rel):
@@ -62,14 +63,8 @@ def test_folder_symlinked_outside_is_refused(artifact, tmp_path):
 
 def _hdf5(tmp_path):
     path = tmp_path / "h5art"
-    da.save(da_images(), path, format="hdf5")
+    da.save(images(), path, format="hdf5")
     return path, version_dir(path) / "data.h5"
-
-
-def da_images():
-    from dataset_assets_tests.hostile.conftest import images
-
-    return images()
 
 
 def _replace_stream(h5, name, make):
@@ -115,7 +110,7 @@ def test_hdf5_reference_to_another_file_is_refused(tmp_path, kind):
 
 def test_intact_hdf5_still_loads(tmp_path):
     path, _ = _hdf5(tmp_path)
-    assert da.verify(path, da_images()).ok
+    assert da.verify(path, images()).ok
     assert len(list(da.load(path))) == 20
 
 
