@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
 import time
@@ -13,10 +14,10 @@ import tensorflow as tf
 
 from . import formats
 from .columns import Layout
-from .errors import ArtifactError, UnsupportedDatasetError
+from .errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
 from .loaded import LoadedDataset
-from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, parse_manifest, to_jsonable
+from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
 from .spec import spec_to_json
 from .storage import ArtifactStore, Location, Resolved, VersionInfo
 from .storage.cache import Arrival, fetch_version
@@ -82,10 +83,21 @@ def save(
         (pending.directory / MANIFEST_NAME).write_bytes(data)
         info = VersionInfo(pending.id, manifest.created, manifest.fingerprint, manifest.num_elements, manifest.total_bytes, manifest.format)
         pending.commit(info, hashlib.sha256(data).hexdigest(), keep)
-    except BaseException:
+    except BaseException as e:
         pending.abort()  # nothing once the commit record names the version
+        if _disk_full(e) and not isinstance(e, StorageFullError):
+            raise StorageFullError(
+                errno.ENOSPC, f"the disk is full: saving {store.root} failed ({e}); the previous version is untouched. Free space or save elsewhere"
+            ) from e
         raise
     return manifest
+
+
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC, as Python reports it or as TensorFlow's file writers do (ResourceExhaustedError)."""
+    if isinstance(e, OSError):
+        return e.errno == errno.ENOSPC
+    return isinstance(e, tf.errors.ResourceExhaustedError) and "No space left on device" in str(e)
 
 
 @dataclass(frozen=True)
@@ -110,9 +122,11 @@ def open_artifact(
     root = Location.of(path, storage_options)
     resolved = ArtifactStore(root).resolve(version)
     where = resolved.location.child(MANIFEST_NAME)
-    data = where.read_bytes()
+    data = where.read_bytes(limit=max_manifest_bytes())  # bounded: parse_manifest refuses anything longer
     if data is None:
         raise ArtifactError(f"{where} is missing: version {resolved.id} of {root} is incomplete or was removed")
+    if len(data) > max_manifest_bytes():
+        parse_manifest(data, str(where))  # refuses it, naming the bound
     if resolved.manifest_sha256 and hashlib.sha256(data).hexdigest() != resolved.manifest_sha256:
         raise ArtifactError(f"{where} does not match the digest in {root}/current.json: the manifest was changed or is damaged")
     manifest = parse_manifest(data, str(where))
@@ -125,16 +139,29 @@ def open_artifact(
         )
     if root.is_local:
         directory = resolved.location.local_path()
+        _refuse_links(root, directory)
         problems = check_files(directory, manifest, checksums=False)
         if problems:
             raise ArtifactError(f"{root} (version {resolved.id}) is damaged: " + "; ".join(problems) + ". Re-create it with save(), or run verify() for details")
         return Opened(root, resolved, manifest, directory)
     if not fetch:
         return Opened(root, resolved, manifest, None)
-    arrival = fetch_version(resolved.location, f"{resolved.id}:{hashlib.sha256(data).hexdigest()}", manifest.files, data)
+    key = f"{resolved.id}:{hashlib.sha256(data).hexdigest()}"
+    arrival = fetch_version(resolved.location, key, manifest.files, data, first=getattr(module, "FETCH_FIRST", ()))
     if not stream:
         arrival.wait_all()  # every file checked against the manifest as it arrived
     return Opened(root, resolved, manifest, arrival.directory, arrival)
+
+
+def _refuse_links(root: Location, directory: Path) -> None:
+    """No symbolic link (nor device, pipe) anywhere in the version or on the way to it: nothing is read from outside."""
+    base = root.local_path()
+    for step in (base / "versions", directory, directory / MANIFEST_NAME):
+        if step.is_symlink():
+            raise ArtifactError(f"{step}: is a symbolic link (to {os.readlink(step)!r}); an artifact holds plain files and folders only, refusing to follow it")
+    _, problems = scan_tree(directory)
+    if problems:
+        raise ArtifactError(f"{root} (version {directory.name}) is unsafe to read: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
 
 
 def load(path, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> LoadedDataset:
@@ -149,11 +176,11 @@ def load(path, *, version: str | None = None, checked: bool = True, storage_opti
     module = formats.get(manifest.format)
     arriving = opened.arrival is not None and not opened.arrival.done()
     if arriving and getattr(module, "STREAMS", False):  # reading starts before the last file has arrived
-        dataset = module.read(opened.directory, manifest, Layout(manifest.spec), checked=checked, arrival=opened.arrival)
+        dataset = module.read(opened.directory, manifest, manifest.layout(), checked=checked, arrival=opened.arrival)
     else:
         if arriving:
             opened.arrival.wait_all()
-        dataset = module.read(opened.directory, manifest, Layout(manifest.spec), checked=checked)
+        dataset = module.read(opened.directory, manifest, manifest.layout(), checked=checked)
     return LoadedDataset(dataset, opened.directory, manifest)
 
 

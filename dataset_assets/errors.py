@@ -15,3 +15,7 @@ class ArtifactError(DatasetAssetsError):
 
 class ArtifactExistsError(DatasetAssetsError, FileExistsError):
     """`save` would replace an existing artifact but `overwrite` is False."""
+
+
+class StorageFullError(DatasetAssetsError, OSError):
+    """The disk filled up during `save` (errno ENOSPC); the previous version is untouched."""

@@ -37,29 +37,44 @@ def verify(path, dataset: tf.data.Dataset | None = None, *, version: str | None 
     """Check every file's SHA-256, read every element back and (given `dataset`) compare them one by one.
 
     Checks the current version, or `version`. Never raises for a bad artifact: every problem
-    found is in `report.problems`.
+    found is in `report.problems`, and so is any error no check foresaw (a bug, reported so the
+    artifact is not taken for good). Files in the version that the manifest does not list are
+    problems too.
     """
+    report = VerifyReport(str(path))
+    try:
+        _verify(report, path, dataset, version, storage_options)
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except BaseException as e:  # noqa: BLE001 - verify reports, it does not raise
+        report.fail(f"checking the artifact failed unexpectedly: {type(e).__name__}: {str(e).splitlines()[0][:500] if str(e) else ''}")
+    return report
+
+
+def _verify(report: VerifyReport, path, dataset, version, storage_options) -> None:
     from . import formats
     from .api import open_artifact
-    from .manifest import check_files
+    from .manifest import check_files, check_tree
 
-    report = VerifyReport(str(path))
     try:
         opened = open_artifact(path, version=version, storage_options=storage_options)
     except DatasetAssetsError as e:
         report.fail(str(e))
-        return report
+        return
     manifest, directory = opened.manifest, opened.directory
     report.path = str(opened.root)
     report.version = opened.resolved.id
     report.format, report.num_elements, report.fingerprint = manifest.format, manifest.num_elements, manifest.fingerprint
     report.files_checked = len(manifest.files)
+    if opened.root.is_local:  # a remote version's view holds the listed files only
+        for problem in check_tree(directory, manifest):
+            report.fail(problem)
     for problem in check_files(directory, manifest, checksums=True):
         report.fail(problem)
     if not report.ok:
-        return report
+        return
     try:
-        layout = Layout(manifest.spec)
+        layout = manifest.layout()
         module = formats.get(manifest.format)
         # a format whose `read` adapts data to where the artifact lives (pathlist's copied files)
         # offers `read_stored`: the elements exactly as stored and fingerprinted
@@ -69,9 +84,9 @@ def verify(path, dataset: tf.data.Dataset | None = None, *, version: str | None 
             _check_spec(report, "the reference dataset", dataset.element_spec, layout.element_spec)
         if report.ok:
             _compare(report, layout, loaded, dataset, manifest)
-    except (tf.errors.OpError, DatasetAssetsError, ValueError, OSError, KeyError) as e:
-        report.fail(f"{directory}: reading the {manifest.format} data failed: {type(e).__name__}: {str(e).splitlines()[0][:500]}")
-    return report
+    except (tf.errors.OpError, DatasetAssetsError, ValueError, TypeError, OSError, KeyError, IndexError, RecursionError) as e:
+        first = str(e).splitlines()[0][:500] if str(e) else ""
+        report.fail(f"{directory}: reading the {manifest.format} data failed: {type(e).__name__}: {first}")
 
 
 def _check_spec(report: VerifyReport, what: str, actual, expected) -> None:

@@ -18,6 +18,18 @@ from .storage.checksums import BLOCK_BYTES, CheckedFile, Digest, digest_file, un
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 2  # 2: versions, block checksums
+MAX_BYTES_ENV = "DATASET_ASSETS_MAX_MANIFEST_BYTES"
+DEFAULT_MAX_BYTES = 64 << 20  # ~300,000 listed files; a manifest is parsed whole, at ~5x its size in memory
+MAX_NESTING = 64  # element_spec and details: deeper structures are refused, never recursed into
+
+
+def max_manifest_bytes() -> int:
+    """The largest manifest `load` and `verify` read (`DATASET_ASSETS_MAX_MANIFEST_BYTES`, default 64 MiB)."""
+    value = os.environ.get(MAX_BYTES_ENV)
+    try:
+        return int(float(value)) if value else DEFAULT_MAX_BYTES
+    except ValueError:
+        raise ArtifactError(f"{MAX_BYTES_ENV}={value!r} is not a number of bytes") from None
 
 
 @dataclass
@@ -50,7 +62,20 @@ class Manifest:
     def spec(self):
         from .spec import spec_from_json
 
-        return spec_from_json(self.element_spec)
+        try:
+            return spec_from_json(self.element_spec)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+            raise ArtifactError(f"the manifest's element_spec cannot be rebuilt ({type(e).__name__}: {e}); the artifact is damaged, re-create it with save()") from e
+
+    def layout(self):
+        """The column layout of the element_spec; ArtifactError for a spec no dataset could have."""
+        from .columns import Layout
+
+        spec = self.spec
+        try:
+            return Layout(spec)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+            raise ArtifactError(f"the manifest's element_spec {spec} cannot be read back ({type(e).__name__}: {e}); the artifact is damaged") from e
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -71,15 +96,57 @@ class Manifest:
 
 
 def parse_manifest(data: bytes, where: str) -> Manifest:
-    """A manifest from its bytes; `where` names it in errors."""
+    """A manifest from its bytes, every field of the type it must have; `where` names it in errors."""
+    if len(data) > max_manifest_bytes():
+        raise ArtifactError(
+            f"{where} is larger than {max_manifest_bytes()} bytes, the bound on manifests ({MAX_BYTES_ENV}); "
+            "it is damaged or hostile. Raise the bound only for an artifact you trust"
+        )
     try:
         doc = json.loads(data)
+        if not isinstance(doc, dict):
+            raise TypeError(f"it holds a JSON {type(doc).__name__}, not an object")
+        for name in ("element_spec", "details", "options"):
+            _check_nesting(doc.get(name), name)
         manifest = Manifest.from_dict(doc)
+        _check_fields(manifest)
+    except RecursionError:
+        raise ArtifactError(f"{where} is nested too deeply to be a manifest; the artifact is damaged or hostile") from None
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ArtifactError(f"{where} is not a readable manifest ({e}); re-create the artifact with save()") from e
     for entry in manifest.files:
         _check_member(where, entry.path)
     return manifest
+
+
+def _check_nesting(value, name: str) -> None:
+    """Refuse structures nested deeper than MAX_NESTING, without recursion (the spec readers recurse)."""
+    level = [value]
+    for _ in range(MAX_NESTING + 1):
+        level = [v for x in level for v in (x.values() if isinstance(x, dict) else x if isinstance(x, list) else ())]
+        if not level:
+            return
+    raise ValueError(f"its {name} is nested deeper than {MAX_NESTING} levels")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_fields(m: Manifest) -> None:
+    """Types of the fields every reader relies on; sizes and counts are compared with the files later."""
+    kinds = {"format": str, "element_spec": dict, "options": dict, "details": dict, "fingerprint": str, "version": str}
+    for name, kind in kinds.items():
+        if not isinstance(getattr(m, name), kind):
+            raise TypeError(f"{name} is {getattr(m, name)!r}, not a {kind.__name__}")
+    for name in ("num_elements", "format_version", "block_bytes"):
+        if not _is_count(getattr(m, name)):
+            raise ValueError(f"{name} is {getattr(m, name)!r}, not a count")
+    if m.block_bytes != BLOCK_BYTES:
+        raise ValueError(f"block_bytes is {m.block_bytes}; this library writes and reads blocks of {BLOCK_BYTES}")
+    for f in m.files:
+        if not isinstance(f.path, str) or not _is_count(f.bytes) or not isinstance(f.sha256, str) or not isinstance(f.crc32c, str):
+            raise TypeError(f"its file entry {f.path!r} has fields of the wrong type")
 
 
 def safe_member(root: Path, relative: str) -> Path:
@@ -139,16 +206,50 @@ def locate_damage(directory: Path, manifest: Manifest) -> str | None:
     return None
 
 
+def scan_tree(directory: Path) -> tuple[set[str], list[str]]:
+    """(relative paths of the plain files below `directory`, problems: links and special files), links never followed."""
+    files, problems, pending = set(), [], [""]
+    while pending:
+        rel = pending.pop()
+        try:
+            entries = list(os.scandir(os.path.join(directory, rel) if rel else directory))
+        except OSError as e:
+            problems.append(f"{os.path.join(directory, rel)}: cannot be listed ({e})")
+            continue
+        for entry in entries:
+            name = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_symlink():
+                problems.append(f"{entry.path}: is a symbolic link (to {os.readlink(entry.path)!r}); an artifact holds plain files only, refusing to follow it")
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(name)
+            elif entry.is_file(follow_symlinks=False):
+                files.add(name)
+            else:
+                problems.append(f"{entry.path}: is not a plain file (a device, socket or pipe); refusing to read it")
+    return files, problems
+
+
+def check_tree(directory: Path, manifest: Manifest) -> list[str]:
+    """Links and special files anywhere in the version (refused by `load`), and files the manifest does not list."""
+    files, problems = scan_tree(directory)
+    listed = {f.path for f in manifest.files} | {MANIFEST_NAME}
+    problems += [f"{os.path.join(directory, rel)}: the manifest does not list this file (added after the save?)" for rel in sorted(files - listed)]
+    return problems
+
+
 def check_files(directory: Path, manifest: Manifest, checksums: bool) -> list[str]:
-    """Problems found with the files a manifest lists: missing, wrong size, and (optionally) wrong checksum."""
+    """Problems found with the files a manifest lists: missing, not a plain file, wrong size, and (optionally) wrong checksum."""
     problems = []
     root = os.fspath(directory)
     for entry in manifest.files:
         path = os.path.join(root, _check_member(directory, entry.path))
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             st = None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            problems.append(f"{path}: is a symbolic link (to {os.readlink(path)!r}); an artifact holds plain files only, refusing to follow it")
+            continue
         if st is None or not stat.S_ISREG(st.st_mode):
             problems.append(f"{path}: file is missing (the manifest lists it)")
             continue

@@ -22,6 +22,12 @@ def _shape_to_json(shape: tf.TensorShape, where: str) -> list[int | None]:
 def spec_to_json(spec: Any, where: str = "element") -> dict:
     """Describe a (nested) element_spec as JSON-ready dicts."""
     if isinstance(spec, tf.TensorSpec):
+        if spec.dtype in (tf.variant, tf.resource):
+            raise UnsupportedDatasetError(
+                f"{where} is a {spec.dtype.name} tensor (a TensorList, a nested dataset or a resource handle such as a "
+                "variable), which no format can save; map it to plain tensors first (for a TensorList, "
+                "tf.raw_ops.TensorListStack; for a variable, its value)"
+            )
         return {"type": "tensor", "dtype": spec.dtype.name, "shape": _shape_to_json(spec.shape, where)}
     if isinstance(spec, tf.RaggedTensorSpec):
         return {

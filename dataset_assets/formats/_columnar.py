@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..columns import COUNT, Layout, iter_batches, map_plain
+from ..errors import ArtifactError
 from ..fingerprint import Fingerprinter
 from ..progress import Progress
 
@@ -58,12 +59,12 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
     bounds = _Bounds(layout, arrays, num_elements)
     bytes_per_element = max(bounds.total_bytes // max(num_elements, 1), 1)
     chunk = int(min(max(CHUNK_BYTES // bytes_per_element, 1), 1 << 16))
-    starts = np.arange(0, num_elements, chunk, dtype=np.int64)
+    chunks = -(-num_elements // chunk)  # no array of chunk starts: a count is never allocated from
     keys = [col.key(s) for col, s in layout.stream_keys()]
     touts = [tf.int64] + [_tf_stream_dtype(col, s) for col, s in layout.stream_keys()]
 
     def read_chunk(i):
-        a = int(starts[i])
+        a = int(i) * chunk
         b = min(a + chunk, num_elements)
         return [np.int64(b - a)] + [bounds.slice(key, a, b) for key in keys]
 
@@ -82,7 +83,7 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
             streams[col.key(s)] = t
         return streams
 
-    ds = tf.data.Dataset.range(len(starts))
+    ds = tf.data.Dataset.range(chunks)
     ds = map_plain(ds, to_dict)
     ds = map_plain(ds, layout.decode_chunk).unbatch()
     if layout.needs_finish:
@@ -97,37 +98,75 @@ def _tf_stream_dtype(col, stream):
 
 
 class _Bounds:
-    """Where each element's data starts in every stream, from the small shapes/lengths streams."""
+    """Where each element's data starts in every stream, from the small shapes/lengths streams.
+
+    Every stream's length is compared with what the manifest's count implies *before* anything
+    is allocated from that count: a manifest claiming a billion elements over small files is
+    refused, not answered with a billion-entry offset table. Fixed-size columns need no table
+    at all (element i starts at i * size).
+    """
 
     def __init__(self, layout: Layout, arrays: Mapping[str, object], n: int):
         self.arrays = arrays
+        self.per_element: dict[str, int] = {}  # stream key -> fixed rows per element (no offset table)
         self.offsets: dict[str, np.ndarray] = {}  # stream key -> element boundaries in that stream
         self.byte_offsets: dict[str, np.ndarray] = {}
         self.total_bytes = 0
         for col in layout.columns:
-            per_elem = (
-                np.full(n, int(np.prod(col.shape, dtype=np.int64)), np.int64)
-                if col.fixed
-                else np.prod(np.asarray(arrays[col.key("shapes")][:n], dtype=np.int64), axis=1)
-            )
-            starts = np.concatenate([[0], np.cumsum(per_elem)])
-            if col.fixed and not col.is_string:
-                self.offsets[col.key("values")] = np.arange(n + 1, dtype=np.int64)
+            size = int(np.prod(col.shape, dtype=np.int64)) if col.fixed else None
+            if col.fixed:
+                values_rows = n if not col.is_string else n * size
+                if not col.is_string:
+                    _expect_rows(arrays, col.key("values"), n, col)
+                    self.per_element[col.key("values")] = 1
+                    self.total_bytes += n * size * col.storage_dtype.itemsize
+                else:
+                    _expect_rows(arrays, col.key("lengths"), values_rows, col)
+                    self.per_element[col.key("lengths")] = size
             else:
-                self.offsets[col.key("values")] = starts
-            if not col.fixed:
-                self.offsets[col.key("shapes")] = np.arange(n + 1, dtype=np.int64)
+                _expect_rows(arrays, col.key("shapes"), n, col)
+                self.per_element[col.key("shapes")] = 1
+                shapes = np.asarray(arrays[col.key("shapes")][:n], dtype=np.int64)
+                if (shapes < 0).any():
+                    raise _damaged(arrays, col.key("shapes"), col, "holds a negative dimension")
+                starts = np.concatenate([[0], np.cumsum(np.prod(shapes, axis=1))])
+                values_rows = int(starts[-1])
+                key = col.key("lengths") if col.is_string else col.key("values")
+                _expect_rows(arrays, key, values_rows, col)
+                self.offsets[key] = starts
+                if not col.is_string:
+                    self.total_bytes += values_rows * col.storage_dtype.itemsize
             if col.is_string:
                 lengths = np.asarray(arrays[col.key("lengths")][:], dtype=np.int64)
-                self.offsets[col.key("lengths")] = starts
+                if (lengths < 0).any():
+                    raise _damaged(arrays, col.key("lengths"), col, "holds a negative string length")
                 self.byte_offsets[col.key("values")] = np.concatenate([[0], np.cumsum(lengths)])
+                _expect_rows(arrays, col.key("values"), int(self.byte_offsets[col.key("values")][-1]), col, "bytes")
+                self.offsets[col.key("values")] = self.offsets.get(col.key("lengths"))
+                if col.fixed:
+                    self.per_element[col.key("values")] = size
                 self.total_bytes += int(self.byte_offsets[col.key("values")][-1])
-            else:
-                self.total_bytes += int(starts[-1]) * col.storage_dtype.itemsize
+
+    def _bounds(self, key: str, a: int, b: int) -> tuple[int, int]:
+        per = self.per_element.get(key)
+        if per is not None:
+            return a * per, b * per
+        return int(self.offsets[key][a]), int(self.offsets[key][b])
 
     def slice(self, key: str, a: int, b: int) -> np.ndarray:
-        lo, hi = self.offsets[key][a], self.offsets[key][b]
+        lo, hi = self._bounds(key, a, b)
         if key in self.byte_offsets:
             bo = self.byte_offsets[key]
             return np.array(np.asarray(self.arrays[key][bo[lo] : bo[hi]]).tobytes(), dtype=object)
         return np.asarray(self.arrays[key][lo:hi])
+
+
+def _expect_rows(arrays: Mapping[str, object], key: str, rows: int, col, unit: str = "rows") -> None:
+    have = len(arrays[key])
+    if have != rows:
+        raise _damaged(arrays, key, col, f"has {have} {unit}, the manifest's {'count' if unit == 'rows' else 'lengths'} need {rows}")
+
+
+def _damaged(arrays, key: str, col, what: str) -> ArtifactError:
+    where = getattr(arrays[key], "where", key)
+    return ArtifactError(f"{where}: stream {key!r} of feature {col.name!r} {what}; the artifact or its manifest is damaged, re-create it with save()")

@@ -6,7 +6,8 @@ is written; `write` stores the dataset and returns `Written`; `read` loads it ba
 also offer `read_stored(directory, manifest, layout)`: the elements exactly as stored, where `read`
 adapts them to the artifact's location (used by `verify`); and `STREAMS = True`, when its `read`
 takes `arrival=` (`storage.cache.Arrival`) and opens each file of a remote version only once it
-has arrived, instead of `load` waiting for them all. This module imports no format.
+has arrived, instead of `load` waiting for them all (`FETCH_FIRST`: the names of the files it reads
+before any data, fetched before the others). This module imports no format.
 """
 
 from __future__ import annotations

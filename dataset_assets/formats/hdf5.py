@@ -7,9 +7,11 @@ variable-length or object data, so reading back involves no pickle and no per-el
 from __future__ import annotations
 
 import atexit
+import errno
 import io
 import json
 import numbers
+import os
 import weakref
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..columns import Layout
-from ..errors import ArtifactError, UnsupportedDatasetError
+from ..errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from ..manifest import Manifest, open_member, safe_member
 from ..version import __version__
 from .base import Written, unknown_options
@@ -52,8 +54,18 @@ def check(layout: Layout, options: dict) -> dict:
 
 
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
+    try:
+        return _write(dataset, layout, directory, options, fingerprinter)
+    except (OSError, RuntimeError) as e:  # h5py reports a failed write as either, errno only in the message
+        if isinstance(e, StorageFullError) or not (getattr(e, "errno", None) == errno.ENOSPC or "errno = 28" in str(e)):
+            raise
+        raise StorageFullError(errno.ENOSPC, f"{directory / FILE}: the disk is full ({str(e).splitlines()[0]})") from e
+
+
+def _write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     chunk_bytes = options["chunk_bytes"]
     names: dict[str, str] = {}
+    room = _Room(directory, len(layout.stream_keys()) * 2 * chunk_bytes + _METADATA_RESERVE)
     # room for two chunks per dataset: the partial chunk at the end of a batch stays cached until the next batch fills it
     with h5py.File(directory / FILE, "w", rdcc_nbytes=2 * chunk_bytes + (1 << 16)) as f:
         f.attrs["dataset_assets.format"] = NAME
@@ -63,7 +75,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
 
         def open_sink(key, dtype, inner_shape, rows):
             names[key] = key
-            return _H5Stream(f, key, dtype, inner_shape, options)
+            return _H5Stream(f, key, dtype, inner_shape, options, room)
 
         write_streams(dataset, layout, open_sink, fingerprinter, f"save hdf5 {directory.name}")
     return Written(details={"file": FILE, "streams": names})
@@ -111,9 +123,18 @@ def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) 
     for col, s in layout.stream_keys():
         key = col.key(s)
         name = streams.get(key)
-        if not isinstance(name, str) or name not in f or not isinstance(f[name], h5py.Dataset):
+        link = f.get(name, getlink=True) if isinstance(name, str) and name else None  # the link itself, not resolved
+        if link is not None and not isinstance(link, h5py.HardLink):
+            raise ArtifactError(
+                f"{path}: stream {key!r} ({col.name}) is an HDF5 {type(link).__name__} to {getattr(link, 'filename', '')!r}:{getattr(link, 'path', '')!r}, "
+                "not a dataset in the file; an artifact never reads from outside itself, refusing it"
+            )
+        if link is None or not isinstance(f[name], h5py.Dataset):
             raise ArtifactError(f"{path}: stream {key!r} ({col.name}) has no HDF5 dataset; the artifact is damaged, re-create it")
         ds = f[name]
+        if ds.is_virtual or ds.external:
+            what = "a virtual dataset (its data is mapped from other files)" if ds.is_virtual else f"stored in external files {[e[0] for e in ds.external]!r}"
+            raise ArtifactError(f"{path}: HDF5 dataset {name!r} ({col.name}) is {what}; an artifact never reads from outside itself, refusing it")
         inner = tuple(col.stream_inner_shape(s))
         per_element = s == "shapes" or (s == "values" and col.fixed and not col.is_string)
         if ds.dtype != col.stream_dtype(s) or ds.shape[1:] != inner or (per_element and ds.shape[0] != n):
@@ -122,7 +143,7 @@ def _open_streams(f: h5py.File, path: Path, manifest: Manifest, layout: Layout) 
                 + (f" x {n}" if per_element else "")
                 + "; the artifact is damaged, re-create it"
             )
-        arrays[key] = _Held(ds, f)
+        arrays[key] = _Held(ds, f, f"{path}:{name}")
     return arrays
 
 
@@ -159,21 +180,50 @@ class _Held:
     `read_streams` are safe; they only overlap with decoding, which runs outside that lock.
     """
 
-    __slots__ = ("dataset", "file")
+    __slots__ = ("dataset", "file", "where")
 
-    def __init__(self, dataset: h5py.Dataset, file: h5py.File):
-        self.dataset, self.file = dataset, file
+    def __init__(self, dataset: h5py.Dataset, file: h5py.File, where: str):
+        self.dataset, self.file, self.where = dataset, file, where
+
+    def __len__(self) -> int:
+        return self.dataset.shape[0]
 
     def __getitem__(self, index):
         return self.dataset[index]
 
 
+_METADATA_RESERVE = 4 << 20  # what closing the file may still write: B-tree nodes, superblock, heaps
+
+
+class _Room:
+    """Refuses a write the disk has no room for, before libhdf5 attempts it.
+
+    libhdf5 does not recover from a failed write: it can leave the file half-flushed and, in
+    its own clean-up, crash the process. So before every batch the free space is compared with
+    the batch plus `reserve` (the dirty chunks its cache may still flush, and the metadata
+    written on close), and the save stops with `StorageFullError` while closing is still safe.
+    """
+
+    def __init__(self, directory: Path, reserve: int):
+        self.directory, self.reserve = directory, reserve
+
+    def claim(self, nbytes: int) -> None:
+        st = os.statvfs(self.directory)
+        free = st.f_bavail * st.f_frsize
+        if free < nbytes + self.reserve:
+            raise StorageFullError(
+                errno.ENOSPC,
+                f"{self.directory / FILE}: {free / 1e6:.1f} MB free on the disk, the next write needs {nbytes / 1e6:.1f} MB "
+                f"plus {self.reserve / 1e6:.1f} MB that HDF5 may still flush: the disk is full. Free space or save elsewhere (the previous version is untouched)",
+            )
+
+
 class _H5Stream:
     """Appends batches to one resizable dataset, created at the first batch so its chunk fits the data seen."""
 
-    def __init__(self, f: h5py.File, name: str, dtype: np.dtype, inner_shape: tuple, options: dict):
+    def __init__(self, f: h5py.File, name: str, dtype: np.dtype, inner_shape: tuple, options: dict, room: _Room):
         self.f, self.name, self.dtype, self.inner = f, name, np.dtype(dtype), tuple(inner_shape)
-        self.options = options
+        self.options, self.room = options, room
         self.rows = 0
         self.ds: h5py.Dataset | None = None
         self.row_bytes = self.dtype.itemsize * int(np.prod(self.inner, dtype=np.int64))
@@ -201,6 +251,7 @@ class _H5Stream:
         if self.ds is None:
             self._create(n)
         if n:
+            self.room.claim(array.nbytes)
             self.ds.resize(self.rows + n, axis=0)
             self.ds[self.rows : self.rows + n] = array
             self.rows += n

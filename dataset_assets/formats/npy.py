@@ -9,6 +9,7 @@ when the stream ends, and the file hashed by reading it back.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,19 @@ class _NpyFile:
             raise ArtifactError(f"{path}: not a readable .npy file ({e}); re-create the artifact with save()") from e
         if fortran or self.dtype.hasobject or (expected is not None and self.dtype != expected):
             raise ArtifactError(f"{path}: holds {self.dtype} (fortran_order={fortran}), the manifest's spec needs {expected}; re-create the artifact with save()")
-        self.path, self.reader = path, reader
-        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        if not self.shape or any(d < 0 for d in self.shape):
+            raise ArtifactError(f"{path}: its header gives shape {self.shape}, not rows of a stream; re-create the artifact with save()")
+        self.path = self.where = path
+        self.reader = reader
+        self.row_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize  # Python ints: a crafted header cannot overflow
+        if self.offset + self.shape[0] * self.row_bytes != reader.size:
+            raise ArtifactError(
+                f"{path}: its header gives shape {self.shape} ({self.shape[0] * self.row_bytes} bytes of data), but the file holds "
+                f"{reader.size - self.offset}; the file or its header is damaged, re-create the artifact with save()"
+            )
+
+    def __len__(self) -> int:
+        return self.shape[0]
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         start, stop, _ = rows.indices(self.shape[0] if self.shape else 1)

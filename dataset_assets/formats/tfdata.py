@@ -7,8 +7,11 @@ so TF's `dataset_spec.pb` (a StructuredValue proto, also pickle-free) is not eve
 
 from __future__ import annotations
 
+import atexit
 import numbers
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ import tensorflow as tf
 
 from ..columns import COUNT, Layout, batch_size_for, iter_batches
 from ..errors import ArtifactError, UnsupportedDatasetError
-from ..manifest import Manifest, open_member, safe_member
+from ..manifest import Manifest, open_member, safe_member, scan_tree
 from ..progress import Progress
 from .base import Written, unknown_options
 
@@ -40,8 +43,11 @@ def check(layout: Layout, options: dict) -> dict:
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     target = directory / SUBDIR
     progress = Progress(f"save tfdata {directory.name}", dataset.cardinality())
+    dataset, failures = _ending_at_source_error(dataset, layout)
     tapped = _fingerprinted(dataset, layout, fingerprinter, progress)
     _save(tapped if tapped is not None else dataset, target, options)
+    if failures:
+        raise failures[0]  # the source's own error, as the other formats raise it
     if tapped is None:
         # TF's save iterates the dataset itself, out of our sight: fingerprint what was written instead
         for batch in iter_batches(_load(target, layout.element_spec, options), layout):
@@ -49,6 +55,35 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
             progress.update(int(batch[COUNT]), sum(a.nbytes for a in batch.values()))
     progress.done()
     return Written(details={"path": SUBDIR, "compression": options["compression"], "num_shards": options["num_shards"]})
+
+
+def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout) -> tuple[tf.data.Dataset, list]:
+    """`dataset`, but ending cleanly where the source fails, its error kept in the list returned.
+
+    TensorFlow's `Dataset.save` never returns when the input fails midway and an element has a
+    ragged leaf (the same save without the ragged leaf raises at once). So for such elements the
+    source is iterated here, a batch at a time (no per-element Python), and handed to the save
+    through a generator that ends the stream at the first error; `write` raises that error once
+    TensorFlow's save has returned, and `save` then removes what was written. Where batching
+    cannot give back the same element_spec (a variable-shape dense leaf beside the ragged one,
+    zero-size leaves) the source goes to the save unguarded: docs/safety.md says so.
+    """
+    if not any(isinstance(leaf.spec, tf.RaggedTensorSpec) for leaf in layout.leaves):
+        return dataset, []
+    batchable = all(leaf.ragged_rank is not None or leaf.columns[0].fixed for leaf in layout.leaves)  # Dataset.batch works
+    if not batchable or any(col.empty for col in layout.columns):  # zero-size: see _fingerprinted
+        return dataset, []
+    batched = dataset.batch(batch_size_for(layout, dataset=dataset))
+    failures: list[Exception] = []
+
+    def batches():
+        try:
+            yield from batched
+        except tf.errors.OpError as e:
+            failures.append(e)
+
+    guarded = tf.data.Dataset.from_generator(batches, output_signature=batched.element_spec).unbatch()
+    return (guarded, failures) if guarded.element_spec == dataset.element_spec else (dataset, [])
 
 
 def _fingerprinted(dataset: tf.data.Dataset, layout: Layout, fingerprinter, progress: Progress) -> tf.data.Dataset | None:
@@ -114,6 +149,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
             if not entry.path.endswith(".snapshot"):
                 open_member(directory, manifest, entry.path).read_all()
     target = safe_member(directory, details.get("path", SUBDIR))
+    _refuse_unlisted(directory, manifest, target)
     shards, compression = details.get("num_shards"), details.get("compression")
     if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1 or compression not in COMPRESSIONS:
         raise ArtifactError(
@@ -122,6 +158,19 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         )
     ds = _load(target, layout.element_spec, details)
     return ds.apply(tf.data.experimental.assert_cardinality(manifest.num_elements))
+
+
+def _refuse_unlisted(directory: Path, manifest: Manifest, target: Path) -> None:
+    """TensorFlow reads every shard file it finds below the snapshot: any the manifest does not list is refused."""
+    listed = {f.path for f in manifest.files}
+    prefix = target.relative_to(directory).as_posix()
+    files, problems = scan_tree(target)
+    extra = sorted(f"{prefix}/{rel}" for rel in files if f"{prefix}/{rel}" not in listed)
+    if extra or problems:
+        raise ArtifactError(
+            f"{directory}: the snapshot folder holds {', '.join(extra[:5]) or problems[0]}, which the manifest does not list; "
+            "TensorFlow would read it as data. Remove it, or re-create the artifact with save()"
+        )
 
 
 def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
@@ -135,6 +184,37 @@ def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
         )
 
     try:
-        return tf.data.Dataset.load(str(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
+        return tf.data.Dataset.load(_glob_free(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
     except (tf.errors.OpError, OSError, ValueError) as e:
         raise ArtifactError(f"{target}: not a readable tf.data snapshot ({e}); re-create the artifact with save()") from e
+
+
+_GLOB_CHARS = frozenset("*?[]\\")
+_aliases: dict[str, str] = {}
+
+
+def _glob_free(target: Path) -> str:
+    """`target`, or a path without glob characters that leads to it.
+
+    TensorFlow finds a snapshot's shard files with a glob below the path it is given, so a
+    path holding `[`, `]`, `*`, `?` or a backslash finds none ("expected 60 elements but contained
+    only 0"). Such a snapshot is read through a symbolic link of our own, in a private temporary
+    folder, to the version's (immutable) data folder; the links live until the process exits.
+    """
+    text = str(target)
+    if not _GLOB_CHARS & set(text):
+        return text
+    if text not in _aliases:
+        folder = tempfile.mkdtemp(prefix="dataset_assets-tfdata-")
+        if _GLOB_CHARS & set(folder):
+            raise ArtifactError(f"{text}: TensorFlow cannot read a snapshot at a path with glob characters, and the temporary folder {folder} has them too; set TMPDIR")
+        if not _aliases:
+            atexit.register(_remove_aliases)
+        os.symlink(os.path.realpath(text), os.path.join(folder, "data"))
+        _aliases[text] = os.path.join(folder, "data")
+    return _aliases[text]
+
+
+def _remove_aliases() -> None:
+    for alias in _aliases.values():
+        shutil.rmtree(os.path.dirname(alias), ignore_errors=True)

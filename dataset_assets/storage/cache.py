@@ -52,12 +52,13 @@ def cache_bytes() -> int:
         raise ArtifactError(f"{BYTES_ENV}={value!r} is not a number of bytes") from None
 
 
-def fetch_version(location: Location, key: str, files: list, manifest_bytes: bytes) -> "Arrival":
+def fetch_version(location: Location, key: str, files: list, manifest_bytes: bytes, first=()) -> "Arrival":
     """Start making the remote version at `location` local (FileEntry-like files: path, bytes, sha256, crc32c).
 
     Returns at once with an `Arrival`: its `directory` is the version's folder in the cache, whose
     files appear one by one, each only once its bytes are checked; `wait(path)` blocks for one,
-    `wait_all()` for all. Files already cached (by content) are there from the start.
+    `wait_all()` for all. Files already cached (by content) are there from the start; the others come
+    in manifest order, those named in `first` (the files a format reads before any data) before them.
     """
     root = cache_root()
     view = root / "views" / hashlib.sha256(f"{location.url}\n{key}".encode()).hexdigest()[:32]
@@ -77,6 +78,7 @@ def fetch_version(location: Location, key: str, files: list, manifest_bytes: byt
     _mkdir(view)
     _write_atomic(view / "manifest.json", manifest_bytes)
     missing = [f for f in _unique(files) if not _blob_ok(blobs[f.sha256], f)]
+    missing.sort(key=lambda f: f.path not in first)  # stable: manifest order otherwise
     absent = {f.sha256 for f in missing}
     for f in files:
         if f.sha256 not in absent:

@@ -88,10 +88,12 @@ class Location:
 
     # --- small objects -------------------------------------------------------------------------
 
-    def read_bytes(self) -> bytes | None:
-        """The whole object, or None when it does not exist."""
+    def read_bytes(self, limit: int | None = None) -> bytes | None:
+        """The whole object (at most `limit` + 1 bytes of it: the caller sees it is too large), or None when it does not exist."""
         try:
-            return self.fs.cat_file(self.path)
+            if limit is None:
+                return self.fs.cat_file(self.path)
+            return self.fs.cat_file(self.path, start=0, end=limit + 1)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 

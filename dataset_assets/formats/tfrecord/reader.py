@@ -16,6 +16,7 @@ import tensorflow as tf
 from ...columns import COUNT, Column, Layout, batch_size_for, map_plain
 from ...errors import ArtifactError
 from ...manifest import Manifest, safe_member
+from . import framing
 from .options import NATIVE, parse_spec
 
 
@@ -24,6 +25,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
 
     `arrival` (a remote version still arriving in the cache, `storage.cache.Arrival`): each shard
     is opened once it is there, so reading starts with the first shard.
+    The framing of uncompressed files is checked before TensorFlow reads them (`framing`), checked or not.
     """
     details = manifest.details
     missing = sorted({"features", "files", "compression", "cycle_length", "block_length"} - set(details))
@@ -32,11 +34,21 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         raise ArtifactError(f"{directory}/manifest.json {what} (tfrecord details); re-create the artifact with save()")
     files = [str(safe_member(directory, name)) for name in details["files"]]
     compression, cycle, block = details["compression"] or "", int(details["cycle_length"]), int(details["block_length"])
+    check_framing = lambda path: None  # noqa: E731 -- TF's compressed readers fail cleanly on a crafted length
+    if not compression:  # TF's uncompressed reader allocates whatever a length prefix says: check each file first
+        if arrival is not None:
+            arrival.wait(framing.INDEX)  # fetched first (FETCH_FIRST)
+        check_framing = framing.file_checker(directory, manifest, files, list(details.get("records_per_file", [])))
+        if arrival is None:
+            for path in files:
+                check_framing(path)
 
     names = dict(zip(files, details["files"]))
 
-    def arrived(path):  # one call per shard, not per record
-        arrival.wait(names[path.numpy().decode()])
+    def arrived(path):  # one call per shard, not per record: wait for it, then check its framing
+        path = path.numpy().decode()
+        arrival.wait(names[path])
+        check_framing(path)
         return path
 
     def shard_paths() -> tf.data.Dataset:

@@ -13,7 +13,10 @@ import os
 import zlib
 from pathlib import Path
 
+import numpy as np
+
 from ...storage.checksums import Digest, Hasher
+from . import framing
 
 _EXTENSIONS = {None: ".tfrecord", "GZIP": ".tfrecord.gz", "ZLIB": ".tfrecord.zlib"}
 
@@ -34,15 +37,17 @@ class Shards:
         self.files.append(f)
         return f
 
-    def write(self, data: bytes, n: int) -> None:
+    def write(self, data: bytes, lengths: np.ndarray) -> None:
+        """One block of framed records (`lengths`: each record's data length, for the record index)."""
         if self.options["num_shards"]:
             f = self.files[self.blocks % len(self.files)]
         else:
             f = self.files[-1] if self.files and self.files[-1].bytes < self.options["shard_bytes"] else self._open()
-        f.write(data, n)
+        f.write(data, lengths)
         self.blocks += 1
 
     def close(self) -> tuple[list[str], dict[str, Digest], list[int]]:
+        """Name the files, write the record index; returns (file names, digests including the index's, records per file)."""
         if not self.files:
             self._open()
         names, digests, counts = [], {}, []
@@ -53,6 +58,7 @@ class Shards:
             names.append(name)
             digests[name] = f.hasher.digest()
             counts.append(f.records)
+        digests[framing.INDEX] = framing.write_index(self.directory, [x for f in self.files for x in f.lengths])
         return names, digests, counts
 
 
@@ -62,15 +68,17 @@ class _File:
         wbits = {"GZIP": 31, "ZLIB": 15}.get(compression)
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
         self.hasher, self.bytes, self.records = Hasher(), 0, 0
+        self.lengths: list[np.ndarray] = []
 
     def _out(self, data: bytes) -> None:
         self.file.write(data)
         self.hasher.update(data)
         self.bytes += len(data)
 
-    def write(self, data: bytes, n: int) -> None:
+    def write(self, data: bytes, lengths: np.ndarray) -> None:
         self._out(self.compressor.compress(data) if self.compressor else data)
-        self.records += n
+        self.records += len(lengths)
+        self.lengths.append(lengths)
 
     def close(self) -> None:
         if not self.file.closed:

@@ -34,7 +34,8 @@ class Encoder:
             if not col.fixed:
                 self.keys[f"{col.name}#shape"] = f"{col.name}#shape".encode()
 
-    def __call__(self, batch: dict) -> np.ndarray:
+    def __call__(self, batch: dict) -> tuple[np.ndarray, np.ndarray]:
+        """(the framed records back to back, each record's data length: what `framing` indexes)."""
         n = int(batch[COUNT])
         entries, total = [], np.zeros(n, np.int64)
         for col in self.columns:
@@ -57,7 +58,7 @@ class Encoder:
         starts = np.concatenate([[0], np.cumsum(record_len + 16)[:-1]]) + 12
         crc = mask(crc_ranges(framed, starts, record_len)).astype("<u4")
         framed[(starts + record_len)[:, None] + np.arange(4)] = crc.view(np.uint8).reshape(n, 4)
-        return framed
+        return framed, record_len
 
     def _entry(self, name: str, tag: bytes, payload: "_Piece", wrap: bool, n: int):
         """One Features map entry {key, Feature{<tag>: list}}; `wrap`: the list is one length-delimited field 1

@@ -35,8 +35,8 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
                 raise RuntimeError(f"iter_batches yielded a short batch before the end ({n} after a short one)")
             last_short = n < block
             fingerprinter.update(batch)
-            data = encoder(batch)
-            shards.write(data, n)
+            data, lengths = encoder(batch)
+            shards.write(data, lengths)
             progress.update(n, len(data))
     finally:
         files, digests, counts = shards.close()
