@@ -8,7 +8,7 @@ from .quiet import quiet_tensorflow
 quiet_tensorflow()  # before TensorFlow is first imported (by .api): no C++ INFO lines
 
 from .api import read_manifest, save, versions
-from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, StorageFullError, UnsupportedDatasetError
+from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, LimitExceededError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import fingerprint
 from .formats import FORMATS
 from .home import load_asset
@@ -24,6 +24,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactExistsError",
     "DatasetAssetsError",
+    "LimitExceededError",
     "Manifest",
     "Recipe",
     "StorageFullError",

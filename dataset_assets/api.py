@@ -16,6 +16,7 @@ from . import formats
 from .columns import Layout
 from .errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
+from .limits import BoundedFingerprinter, Limits
 from .loaded import LoadedDataset
 from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
 from .spec import spec_to_json
@@ -34,13 +35,17 @@ def save(
     *,
     keep: int = DEFAULT_KEEP,
     storage_options: dict | None = None,
+    max_elements: int | None = None,
+    max_bytes: int | None = None,
     **format_options,
 ) -> Manifest:
     """Write a finite dataset as a new version of the artifact at `path` and commit it; returns its manifest.
 
     `path`: a local folder, an fsspec URL (`s3://bucket/prefix`, `gs://...`, `memory://...`) or a
     `upath.UPath`. Until the commit, readers see the previous version (or nothing). `keep`: how
-    many committed versions to retain (older ones are deleted after the commit).
+    many committed versions to retain (older ones are deleted after the commit). `max_elements`,
+    `max_bytes` (raw bytes of the elements): a source past either bound stops the save with
+    `LimitExceededError`, and nothing is committed.
     """
     if not isinstance(dataset, tf.data.Dataset):
         raise UnsupportedDatasetError(f"save() takes a tf.data.Dataset, not {type(dataset).__name__}")
@@ -56,12 +61,16 @@ def save(
     if not layout.columns:
         raise UnsupportedDatasetError("the dataset's elements hold no tensors; there is nothing to save")
     options = module.check(layout, dict(format_options))
+    limits = Limits(max_elements, max_bytes)
+    dataset = limits.apply(dataset)
     store = ArtifactStore(Location.of(path, storage_options))
     started = time.perf_counter()
     pending = store.begin(overwrite)
+    fingerprinter = BoundedFingerprinter(layout, limits) if limits.active else Fingerprinter(layout)
     try:
-        fingerprinter = Fingerprinter(layout)
         written = module.write(dataset, layout, pending.directory, options, fingerprinter)
+        if limits.active:
+            fingerprinter.check()  # where a format fingerprinted only after writing (tfdata, some specs)
         files = list_files(pending.directory, written.digests)
         manifest = Manifest(
             format=module.NAME,
@@ -85,6 +94,9 @@ def save(
         pending.commit(info, hashlib.sha256(data).hexdigest(), keep)
     except BaseException as e:
         pending.abort()  # nothing once the commit record names the version
+        exceeded = getattr(fingerprinter, "exceeded", None)
+        if exceeded is not None and e is not exceeded:  # raised inside TF (tfdata's tap): TF's error wraps ours
+            raise exceeded from None
         if _disk_full(e) and not isinstance(e, StorageFullError):
             raise StorageFullError(
                 errno.ENOSPC, f"the disk is full: saving {store.root} failed ({e}); the previous version is untouched. Free space or save elsewhere"

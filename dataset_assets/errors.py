@@ -19,3 +19,7 @@ class ArtifactExistsError(DatasetAssetsError, FileExistsError):
 
 class StorageFullError(DatasetAssetsError, OSError):
     """The disk filled up during `save` (errno ENOSPC); the previous version is untouched."""
+
+
+class LimitExceededError(UnsupportedDatasetError):
+    """The dataset passed `save`'s `max_elements` or `max_bytes`; nothing was committed."""
