@@ -23,7 +23,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BIN = Path(sys.executable).parent
-IN_PROCESS = '{"execution": {"config": {"in_process": {}}}}'  # one TensorFlow import, not one per step
 BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```", re.M | re.S)
 
 # shell commands run by another test or by CI, not again here (each would take minutes or recurse)
@@ -95,7 +94,7 @@ def world(tmp_path_factory):
     for bucket in ("bucket", "my-bucket"):
         s3.create_bucket(Bucket=bucket)
     done = subprocess.run(
-        ["dagster", "asset", "materialize", "-m", "dataset_assets.definitions", "--config-json", IN_PROCESS, "--select", MATERIALIZE],
+        ["dagster", "asset", "materialize", "-m", "dataset_assets.definitions", "--select", MATERIALIZE],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
