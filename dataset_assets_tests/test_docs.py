@@ -34,6 +34,17 @@ ELSEWHERE = {
     "python -m benchmarks.run --quick": "dataset_assets_tests/test_benchmarks_quick.py::test_quick_run_writes_results",
     "python -m benchmarks.": "benchmarks/ (full-size runs take tens of minutes; `--quick` is the smoke run CI takes)",
 }
+# names a doc's excerpts take from the project they are cut from (docs/dagster.md: examples/daily_events,
+# whose own test materializes it), defined before that doc's blocks
+EXCERPT_CONTEXT = {
+    "dagster.md": """
+import os, sys
+import pandas as pd
+sys.path.insert(0, "{ROOT}/examples/daily_events")
+from daily_events.resources import PROJECT, EventsFile
+from daily_events.assets import assets, asset_checks
+""",
+}
 MATERIALIZE = "+image_train_pipeline,+image_test_pipeline,+table_tfrecord,+numeric_npy,+image_npy"
 
 PREAMBLE = """
@@ -121,7 +132,7 @@ def test_python_blocks_run(doc, world, tmp_path):
     if not code:
         assert not [c for lang, c in blocks(doc) if lang == "python"]
         return
-    script = PREAMBLE.replace("{ROOT}", str(ROOT))
+    script = (PREAMBLE + EXCERPT_CONTEXT.get(doc.name, "")).replace("{ROOT}", str(ROOT))
     for i, block in enumerate(code):
         block = block.replace('"/fast/disk/artifacts"', repr(str(home / ".dataset_assets" / "artifacts")))
         script += f"\nprint('--- block {i + 1}', flush=True)\nexec(compile({block!r}, '{doc.name} python block {i + 1}', 'exec'))\n"
