@@ -12,14 +12,11 @@ instead, doing the same steps here in code.
 from __future__ import annotations
 
 import argparse
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import dataset_assets as da  # first: it loads TensorFlow without the INFO lines TensorFlow prints while loading
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import dataset_assets as da  # noqa: E402
 
 
 def from_pipelines() -> tuple[tf.data.Dataset, tf.data.Dataset, str]:
