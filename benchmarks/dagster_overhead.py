@@ -44,7 +44,7 @@ def prepare(task: dict):
     from dataset_assets.defs.recipes import PIPELINES, RECIPES_DIR, _content
     from dataset_assets.defs.resources import RawData
     from dataset_assets.recipes import Recipe
-    from dataset_assets.recipes.pipeline import open_pipeline, write_pipeline
+    from dataset_assets.pipelines import open_pipeline, write_pipeline
     from dataset_assets.spec import spec_to_json
 
     def direct():

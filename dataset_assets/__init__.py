@@ -11,9 +11,10 @@ from .api import read_manifest, save, versions
 from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, LimitExceededError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import fingerprint
 from .formats import FORMATS
-from .home import load_asset
+from .catalog import load_asset
 from .integrity import VerifyReport, verify
 from .manifest import Manifest
+from .pipelines import load_pipeline
 from .storage import VersionInfo
 from .recipes import Recipe, transform
 from .recipes.loading import load
@@ -35,6 +36,7 @@ __all__ = [
     "fingerprint",
     "load",
     "load_asset",
+    "load_pipeline",
     "read_manifest",
     "save",
     "transform",

@@ -1,4 +1,4 @@
-"""Where the code location keeps its artifacts, and `load_asset`: the latest verified version, without Dagster.
+"""Where artifacts live by name, and the stamps that say which version of each passed its round-trip check.
 
 Layout of the home folder (`DATASET_ASSETS_HOME`, default `~/.dataset_assets`), or of any `base_dir`
 (a local folder or a URL such as `s3://bucket/prefix`):
@@ -10,8 +10,8 @@ Layout of the home folder (`DATASET_ASSETS_HOME`, default `~/.dataset_assets`), 
     dagster/                           the local Dagster instance of `dataset-assets materialize`
 
 The stamp sits beside the artifact, not inside it, so writing it never changes the artifact; it
-names the version that passed and its manifest's digest, so `load_asset` reads exactly that
-version even after a newer one has been committed and not yet checked.
+names the version that passed and its manifest's digest, so `load_asset` (in `catalog`) reads
+exactly that version even after a newer one has been committed and not yet checked.
 """
 
 from __future__ import annotations
@@ -113,22 +113,6 @@ def read_stamp(artifact, storage_options=None) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def available(base_dir=None) -> list[str]:
-    """Names under `base_dir` that `load_asset` can load: artifacts, partitioned assets (or key prefixes), pipelines."""
-    from .partitions import partition_keys
-    from .recipes.pipeline import POINTER_SUFFIX
-
-    base = artifact_base(base_dir)
-    root = Location.of(base)
-
-    names = root.list_names()
-    candidates = [n for n in names if not n.startswith(".") and not n.endswith(".json") and not n.endswith(".yaml")]
-    artifacts = {n for n in candidates if root.child(n, "current.json").exists() or root.child(n, "manifest.json").exists()}
-    nested = {n for n in candidates if n not in artifacts and partition_keys(base / n)}
-    pipelines = {n[: -len(POINTER_SUFFIX)] for n in names if n.endswith(POINTER_SUFFIX)}
-    return sorted(artifacts | nested | pipelines)
-
-
 def check_verified(artifact, storage_options=None) -> tuple[str, str]:
     """(version id, manifest digest) of the version of `artifact` its stamp verified; raises ArtifactError otherwise."""
     stamp = read_stamp(artifact, storage_options)
@@ -150,73 +134,3 @@ def check_verified(artifact, storage_options=None) -> tuple[str, str]:
     if current is not None and current.id != info.id:
         log.warning("%s: version %s is not verified yet; loading %s, the latest version that passed its round-trip check", artifact, current.id, info.id)
     return info.id, info.manifest_sha256
-
-
-def load_asset(
-    name,
-    verified: bool = True,
-    base_dir=None,
-    *,
-    partition: str | None = None,
-    partitions: list[str] | None = None,
-    partition_range: tuple[str, str] | None = None,
-    interleave: bool = False,
-    storage_options: dict | None = None,
-    **load_options,
-):
-    """The latest verified version of artifact `name` as a tf.data.Dataset, read from storage (no Dagster, no run).
-
-    `name`: "numeric_tfrecord", "team/events" or ["team", "events"] (a key with a prefix). With
-    `verified=True` (the default) it is the version its round-trip check last passed on, even when
-    a newer one has been committed since and not yet checked. A partitioned asset gives one
-    dataset of `partition`, of `partitions`, of the stored partitions from `partition_range[0]` to
-    `partition_range[1]` (both included), or of every stored partition: in partition-key order,
-    or interleaved element by element with `interleave=True`. `load_options` go to `load`.
-    """
-    from .partitions import check_partition_key, combine, partition_keys
-
-    artifact = artifact_path(name, base_dir)
-    chosen = [partition] if partition is not None else partitions
-    from .recipes.pipeline import POINTER_SUFFIX, open_pipeline
-
-    root = Location.of(artifact, storage_options)
-    pointer = artifact.with_name(artifact.name + POINTER_SUFFIX)
-    if chosen is None and partition_range is None and root.is_local and pointer.is_file():
-        return open_pipeline(pointer, verified)[0]  # a pipeline asset (local only): an artifact + its recipe, ready-to-train batches
-    store = ArtifactStore(root)
-    if store.record() is not None or store.is_legacy():
-        if chosen is not None or partition_range is not None:
-            raise ArtifactError(f"{artifact} is not partitioned: load it without partition/partitions/partition_range")
-        return _load_version(artifact, verified, storage_options, load_options)
-    stored = partition_keys(artifact)
-    if not stored:
-        names = available(base_dir)
-        raise ArtifactError(
-            f"no artifact {'/'.join(key_parts(name))!r} in {artifact.parent} ({HOME_ENV}={os.environ.get(HOME_ENV, '<unset>')}); "
-            + (f"available: {', '.join(names)}" if names else "nothing is materialized there yet: run `dataset-assets materialize`")
-        )
-    if partition_range is not None:
-        first, last = partition_range
-        chosen = [k for k in stored if first <= k <= last]
-        if not chosen:
-            raise ArtifactError(f"{artifact} has no partition from {first!r} to {last!r}; stored: {_some(stored)}")
-    elif chosen is None:
-        chosen = stored
-    missing = [k for k in chosen if check_partition_key(k) not in stored]
-    if missing:
-        raise ArtifactError(f"{artifact} has no partition {', '.join(map(repr, missing))}; stored: {_some(stored)}. Materialize it first")
-    datasets = {k: _load_version(artifact.joinpath(*k.split("/")), verified, storage_options, load_options) for k in chosen}
-    return combine(datasets, interleave, what=str(artifact))
-
-
-def _some(keys: list[str], n: int = 6) -> str:
-    return ", ".join(keys[:n]) + (f" ... ({len(keys)} in all)" if len(keys) > n else "")
-
-
-def _load_version(artifact, verified: bool, storage_options, load_options):
-    from .api import load
-
-    if not verified:
-        return load(artifact, storage_options=storage_options, **load_options)
-    version, _ = check_verified(artifact, storage_options)
-    return load(artifact, version=version, storage_options=storage_options, **load_options)

@@ -4,10 +4,11 @@
     <base>/<pipeline>.recipe.yaml           the recipe, fitted (statistics stored), as built
     <base>/<pipeline>.pipeline.json         this pointer: names + fingerprints of both, and of the output
 
-`load_pipeline(name)` rebuilds the ready-to-train dataset from those files alone. With
+`dataset_assets.load_pipeline(name)` rebuilds the ready-to-train dataset from those files alone. With
 `verified=True` it refuses a recipe file edited (or a transform version bumped) since the
 pipeline was built, and an artifact that is not the verified one it was built on.
-No Dagster here: the code location writes pointers with `write_pipeline`.
+The catalog layer: it stands on the format library (`api`, `storage`), the recipes and `home`, and
+never imports Dagster; the code location writes pointers with `write_pipeline`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from ..errors import ArtifactError
-from .recipe import Recipe
-from .registry import RecipeError
+from .errors import ArtifactError
+from .home import artifact_path, check_verified
+from .recipes.recipe import Recipe
+from .recipes.registry import RecipeError
 
 POINTER_SUFFIX = ".pipeline.json"
 RECIPE_SUFFIX = ".recipe.yaml"
@@ -29,8 +31,6 @@ POINTER_VERSION = 1
 
 
 def pointer_path(name: str, base_dir: str | os.PathLike | None = None) -> Path:
-    from ..home import artifact_path
-
     return artifact_path(name, base_dir).with_name(name + POINTER_SUFFIX)
 
 
@@ -38,7 +38,7 @@ def write_pipeline(name: str, artifact_dir: str | os.PathLike, recipe: Recipe, *
     """Save `recipe` as `<name>.recipe.yaml` and the pointer `<name>.pipeline.json` beside `artifact_dir`.
 
     `extra` (JSON data, e.g. the output's content fingerprint) is recorded in the pointer."""
-    from ..api import read_manifest
+    from .api import read_manifest
 
     artifact_dir = Path(artifact_dir).absolute()
     manifest = read_manifest(artifact_dir)
@@ -64,7 +64,7 @@ def write_pipeline(name: str, artifact_dir: str | os.PathLike, recipe: Recipe, *
 
 def manifest_sha256(artifact_dir: Path, version: str | None = None) -> str:
     """The digest `home` stamps verified versions with: the sha256 of the version's manifest, from the commit record."""
-    from ..storage import ArtifactStore, Location
+    from .storage import ArtifactStore, Location
 
     store = ArtifactStore(Location.of(artifact_dir))
     wanted = version or store.resolve().id
@@ -92,8 +92,7 @@ def read_pointer(path: str | os.PathLike) -> dict:
 
 def open_pipeline(path: str | os.PathLike, verified: bool = True) -> tuple[tf.data.Dataset, Recipe, dict]:
     """(dataset, recipe, pointer) rebuilt from the pointer file at `path`."""
-    from ..api import load
-    from ..home import check_verified
+    from .api import load
 
     path = Path(path)
     doc = read_pointer(path)

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
-from dataset_assets.home import artifact_path, available, home, read_stamp, stamp_path, write_stamp
+from dataset_assets.catalog import available
+from dataset_assets.home import artifact_path, home, read_stamp, stamp_path, write_stamp
 from dataset_assets_tests.helpers import assert_same_elements
 
 

@@ -74,7 +74,7 @@ def compare(a: str, b: str) -> dict:
 
 
 def compare_folders(a: str, b: str) -> dict:
-    from ..home import available
+    from ..catalog import available
 
     na, nb = set(available(a)), set(available(b))
     parts = {n: compare(f"{a.rstrip('/')}/{n}", f"{b.rstrip('/')}/{n}") for n in sorted(na & nb)}

@@ -27,8 +27,9 @@ def add_parser(sub) -> None:
 
 def listing(base) -> tuple[str, list[dict]]:
     from ..errors import DatasetAssetsError
-    from ..home import artifact_base, available
-    from ..recipes.pipeline import POINTER_SUFFIX
+    from ..catalog import available
+    from ..home import artifact_base
+    from ..pipelines import POINTER_SUFFIX
     from ..storage import ArtifactStore, Location
     from .inspect import verification
 

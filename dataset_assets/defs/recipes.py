@@ -6,7 +6,7 @@
   marks it, and everything downstream, stale.
 - `<name>_pipeline`: the recipe fitted on an artifact (statistics computed here, once) and saved
   beside it as `<name>_pipeline.recipe.yaml`, plus the pointer `<name>_pipeline.pipeline.json`
-  that `dataset_assets.recipes.load_pipeline("<name>_pipeline")` rebuilds ready-to-train batches
+  that `dataset_assets.load_pipeline("<name>_pipeline")` rebuilds ready-to-train batches
   from. Its data version is the content fingerprint of those batches. Pipelines must be finite
   (no `repeat` forever): the check compares every element.
 - check `rebuild` (blocking): the pipeline rebuilt from the files on disk gives exactly the
@@ -40,7 +40,7 @@ from ..errors import DatasetAssetsError
 from ..fingerprint import Fingerprinter
 from ..api import read_manifest
 from ..recipes import Recipe, RecipeError
-from ..recipes.pipeline import POINTER_SUFFIX, manifest_sha256, open_pipeline, read_pointer, write_pipeline
+from ..pipelines import POINTER_SUFFIX, manifest_sha256, open_pipeline, read_pointer, write_pipeline
 from ..spec import spec_to_json
 from ..dagster import ARTIFACT_AUTOMATION, CHECK_AUTOMATION, element_spec_schema, io_manager_key, preview_markdown
 from .resources import PROJECT_ROOT
@@ -113,7 +113,7 @@ def pipeline_asset(name: str, artifact: str, path: Path) -> AssetsDefinition:
         automation_condition=ARTIFACT_AUTOMATION,
         kinds={"tensorflow"},
         description=f"{artifact} through the recipe {path.name}: ready-to-train batches, "
-        f'loaded with dataset_assets.recipes.load_pipeline("{name}_pipeline").',
+        f'loaded with dataset_assets.load_pipeline("{name}_pipeline").',
     )
     def _pipeline(context: AssetExecutionContext) -> MaterializeResult:
         artifact_dir = getattr(context.resources, key).artifact_dir(AssetKey(artifact))

@@ -8,9 +8,8 @@ the shipped ones live in `transforms` and are registered on import. No Dagster h
 """
 
 from . import transforms  # noqa: F401  (registers the shipped transforms)
-from .pipeline import load_pipeline
 from .recipe import Recipe, default_cache_dir
 from .registry import RecipeError, predicate, registered, transform
 from .steps import STEP_KINDS
 
-__all__ = ["STEP_KINDS", "Recipe", "RecipeError", "default_cache_dir", "load_pipeline", "predicate", "registered", "transform"]
+__all__ = ["STEP_KINDS", "Recipe", "RecipeError", "default_cache_dir", "predicate", "registered", "transform"]

@@ -9,7 +9,8 @@ from dagster._core.loader import LoadingContextForTest
 
 from dataset_assets.dagster import DatasetIOManager, artifact_assets
 from dataset_assets.defs.recipes import PIPELINES, RECIPES_DIR, build_recipe_defs, recipe_code_version
-from dataset_assets.recipes import Recipe, RecipeError, load_pipeline, transform
+from dataset_assets import load_pipeline
+from dataset_assets.recipes import Recipe, RecipeError, transform
 from dataset_assets.recipes.transforms import cast
 from dataset_assets_tests.helpers import assert_same_elements
 
