@@ -1,4 +1,11 @@
-"""Shared test helpers: compare datasets element by element, including ragged and string leaves."""
+"""Shared test helpers: compare datasets element by element, including ragged and string leaves; run Dagster's CLI."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -33,11 +40,8 @@ def assert_same_elements(actual: tf.data.Dataset, expected: tf.data.Dataset) -> 
                 assert a == b, f"element {i}: {a!r} != {b!r}"
 
 
-def version_dir(path) -> "Path":
+def version_dir(path) -> Path:
     """The folder of the current version of the local artifact at `path` (its files as `save` wrote them)."""
-    import json
-    from pathlib import Path
-
     current = json.loads((Path(path) / "current.json").read_text())["current"]
     return Path(path) / "versions" / current
 
@@ -45,10 +49,6 @@ def version_dir(path) -> "Path":
 def rewrite_manifest(path, edit) -> None:
     """Edit the current version's manifest as a tool (or an attacker) would that also updates the commit
     record's digest of it, so the library's deeper checks of the manifest are what is tested."""
-    import hashlib
-    import json
-    from pathlib import Path
-
     target = version_dir(path) / "manifest.json"
     doc = json.loads(target.read_text())
     doc = edit(doc) or doc
@@ -60,3 +60,13 @@ def rewrite_manifest(path, edit) -> None:
         if v["id"] == record["current"]:
             v["manifest_sha256"] = hashlib.sha256(data).hexdigest()
     record_path.write_text(json.dumps(record))
+
+
+def dagster_validate(workspace_dir) -> str:
+    """`dagster definitions validate -w workspace.yaml` in `workspace_dir`, as a user runs it; its output (it must exit 0)."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=workspace_dir, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr

@@ -26,14 +26,14 @@ def test_example_2_image_files_with_a_path_list(tmp_path):
         tf.io.write_file(str(images / f"img{i}.png"), png)
     image_paths = sorted(str(p) for p in images.iterdir() if p.suffix in (".jpg", ".png"))
     paths = tf.data.Dataset.from_tensor_slices(image_paths)
-    dataset = paths.map(tf.io.read_file)
+    originals = [x.numpy() for x in paths.map(tf.io.read_file)]
 
     da.save(paths, tmp_path / "image_paths", format="pathlist", copy_files=True)
     for p in images.iterdir():  # the artifact is self-contained: the originals can go
         p.unlink()
     reconstructed = da.load(tmp_path / "image_paths").map(tf.io.read_file)
     contents = [x.numpy() for x in reconstructed]
-    assert len(contents) == 6
+    assert contents == originals
     assert [tf.io.decode_png(c).shape for c in contents] == [(8, 10, 3)] * 6
 
     # and the decoded images themselves, stored as PNG files plus an index

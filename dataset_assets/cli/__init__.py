@@ -1,4 +1,8 @@
-"""`dataset-assets`: the command line. One module per subcommand, each with `add_parser(sub)` and `run(args)`.
+"""`dataset-assets`: the command line. One module per subcommand, each with the same parts:
+
+    HELP, DESCRIPTION, EXAMPLE   the one-line help, the --help text and its examples
+    add_arguments(parser)        the command's own arguments (`--json` is added here, unless JSON = False)
+    run(args) -> int             the exit status
 
     dataset-assets inspect|verify|ls|convert|diff|materialize ... [--json]
 
@@ -28,7 +32,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (also: DATASET_ASSETS_PROGRESS=0)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
-        import_module(f"{__name__}.{name}").add_parser(sub)
+        command = import_module(f"{__name__}.{name}")
+        c = sub.add_parser(name, help=command.HELP, description=command.DESCRIPTION, epilog=command.EXAMPLE,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.add_arguments(c)
+        if getattr(command, "JSON", True):
+            c.add_argument("--json", action="store_true", help="print JSON instead of text")
+        c.set_defaults(run=command.run)
     return p
 
 

@@ -12,25 +12,22 @@ EXAMPLE = """examples:
   dataset-assets convert artifacts/train s3://bucket/train --format hdf5 --option compression=gzip --overwrite"""
 
 
-def add_parser(sub) -> None:
+HELP = "stream an artifact into a new artifact of another format (the fingerprint is unchanged)"
+DESCRIPTION = (
+    "Read SRC (every byte checked) and save it at DST in --format. Data the target format cannot hold is refused "
+    "before anything is written; the exit status is 1 if the new artifact's fingerprint differs (a lossy option "
+    "such as image_format=jpeg)."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..formats import FORMATS
 
-    p = sub.add_parser(
-        "convert",
-        help="stream an artifact into a new artifact of another format (the fingerprint is unchanged)",
-        description="Read SRC (every byte checked) and save it at DST in --format. Data the target format cannot hold "
-        "is refused before anything is written; the exit status is 1 if the new artifact's fingerprint differs "
-        "(a lossy option such as image_format=jpeg).",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
     p.add_argument("src", metavar="SRC", help="an artifact folder, an fsspec URL, or an asset name")
     p.add_argument("dst", metavar="DST", help="where the new artifact goes (a folder or an fsspec URL)")
     p.add_argument("--format", required=True, choices=FORMATS, help="the target format")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a format option (value read as YAML: 4, true, gzip); repeatable")
     p.add_argument("--overwrite", action="store_true", help="commit a new version if DST exists (default: refuse)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(run=run)
 
 
 def parse_options(pairs: list[str]) -> dict:

@@ -12,20 +12,17 @@ EXAMPLE = """examples:
   dataset-assets diff old/daily_images new/daily_images            folders of partitions: which partitions differ"""
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "diff",
-        help="compare two artifacts (element_spec, count, fingerprint, which files/shards) or two folders of partitions",
-        description="Compare A and B: element_spec leaf by leaf, element count, fingerprint, and the files (shards) whose "
-        "content differs. A and B may also be folders of artifacts, such as the partitions of one asset: then each "
-        "partition is compared. NAME@VERSION names a retained version. Exit status 0 when the data is the same, 1 when it differs.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "compare two artifacts (element_spec, count, fingerprint, which files/shards) or two folders of partitions"
+DESCRIPTION = (
+    "Compare A and B: element_spec leaf by leaf, element count, fingerprint, and the files (shards) whose content "
+    "differs. A and B may also be folders of artifacts, such as the partitions of one asset: then each partition is "
+    "compared. NAME@VERSION names a retained version. Exit status 0 when the data is the same, 1 when it differs."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="an artifact (PATH|URL|NAME, optionally @VERSION) or a folder of artifacts")
     p.add_argument("b", metavar="B", help="the same for the other side")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(run=run)
 
 
 def _split(text: str) -> tuple[str, str | None]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict
 
-from .output import emit, size, spec_tree, target
+from .output import artifact_arguments, emit, size, spec_tree, target
 
 EXAMPLE = """examples:
   dataset-assets inspect image_pathlist              an asset name, under $DATASET_ASSETS_HOME/artifacts
@@ -13,18 +12,9 @@ EXAMPLE = """examples:
   dataset-assets inspect s3://bucket/train --version 20260101T000000000000Z-1a2b3c"""
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "inspect",
-        help="what an artifact holds: format, version, elements, bytes, element_spec, fingerprint, versions, verification",
-        description="Show what an artifact holds, read from its manifest and commit record (no data file is read).",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("artifact", metavar="PATH|URL|NAME", help="an artifact folder, an fsspec URL, or an asset name")
-    p.add_argument("--version", help="a retained version id (default: the current one)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(run=run)
+HELP = "what an artifact holds: format, version, elements, bytes, element_spec, fingerprint, versions, verification"
+DESCRIPTION = "Show what an artifact holds, read from its manifest and commit record (no data file is read)."
+add_arguments = artifact_arguments
 
 
 def verification(path, version: str, manifest_sha256: str) -> dict:

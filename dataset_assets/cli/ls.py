@@ -12,17 +12,12 @@ EXAMPLE = """examples:
   dataset-assets ls s3://bucket/artifacts"""
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "ls",
-        help="list the artifacts under a folder or URL: format, elements, size, versions, verified or not",
-        description="List the artifacts under BASE (default: $DATASET_ASSETS_HOME/artifacts) from their commit records and stamps.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "list the artifacts under a folder or URL: format, elements, size, versions, verified or not"
+DESCRIPTION = "List the artifacts under BASE (default: $DATASET_ASSETS_HOME/artifacts) from their commit records and stamps."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("base", nargs="?", metavar="BASE", help="a folder or fsspec URL holding artifacts")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(run=run)
 
 
 def listing(base) -> tuple[str, list[dict]]:

@@ -117,15 +117,16 @@ def materialize(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def add_parser(sub) -> None:
-    m = sub.add_parser(
-        "materialize",
-        help="materialize every asset and run every check on the local Dagster instance",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  dataset-assets materialize --home /tmp/da --config run.yaml",
-    )
+HELP = "materialize every asset and run every check on the local Dagster instance"
+DESCRIPTION = __doc__
+EXAMPLE = "example:\n  dataset-assets materialize --home /tmp/da --config run.yaml"
+JSON = False  # its output is a run report for people; scripts read the Dagster instance or `ls --json`
+
+
+def add_arguments(m: argparse.ArgumentParser) -> None:
     m.add_argument("--home", help=f"where artifacts and the local Dagster instance live (sets {HOME_ENV}; default ~/.dataset_assets)")
     m.add_argument("--config", type=Path, help="run config YAML, e.g. resources: {raw_data: {config: {images_dir: /my/images}}}")
     m.add_argument("--verbose", action="store_true", help="log every Dagster event")
-    m.set_defaults(run=materialize)
+
+
+run = materialize

@@ -22,6 +22,12 @@ def target(text: str):
     return str(path) if path.exists() else text  # an unknown name: the library's error names what was looked for
 
 
+def artifact_arguments(p) -> None:
+    """The arguments of a command on one artifact: which one, and which of its versions."""
+    p.add_argument("artifact", metavar="PATH|URL|NAME", help="an artifact folder, an fsspec URL, or an asset name")
+    p.add_argument("--version", help="a retained version id (default: the current one)")
+
+
 def size(nbytes: int | None) -> str:
     if nbytes is None:
         return "?"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict
 
-from .output import emit, target
+from .output import artifact_arguments, emit, target
 
 EXAMPLE = """examples:
   dataset-assets verify artifacts/train && echo intact
@@ -13,19 +12,12 @@ EXAMPLE = """examples:
   dataset-assets verify s3://bucket/train --version 20260101T000000000000Z-1a2b3c"""
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "verify",
-        help="check every file's SHA-256 and read every element back against the fingerprint (exit 1 when damaged)",
-        description="Check every file's SHA-256 and read every element back against the manifest's fingerprint. "
-        "Exit status 0 when the artifact is intact, 1 when it is not (every problem is listed).",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("artifact", metavar="PATH|URL|NAME", help="an artifact folder, an fsspec URL, or an asset name")
-    p.add_argument("--version", help="a retained version id (default: the current one)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(run=run)
+HELP = "check every file's SHA-256 and read every element back against the fingerprint (exit 1 when damaged)"
+DESCRIPTION = (
+    "Check every file's SHA-256 and read every element back against the manifest's fingerprint. "
+    "Exit status 0 when the artifact is intact, 1 when it is not (every problem is listed)."
+)
+add_arguments = artifact_arguments
 
 
 def run(args) -> int:

@@ -31,7 +31,6 @@ from ..integrity import VerifyReport, verify
 from ..partitions import combine
 from ..storage import ArtifactStore, Location
 from .automation import CHECK_AUTOMATION
-from .io_managers import partition_path
 
 
 def _partitioned_check(**kwargs):

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,7 +10,7 @@ import tensorflow as tf
 from dagster import AssetKey
 
 import dataset_assets as da
-from dataset_assets_tests.helpers import assert_same_elements
+from dataset_assets_tests.helpers import assert_same_elements, dagster_validate
 
 from .conftest import DAYS, EXAMPLE
 
@@ -25,13 +24,8 @@ def rows(*days: str) -> pd.DataFrame:
 
 
 def test_dagster_loads_the_example_from_its_workspace():
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Validation successful for code location daily_events" in proc.stdout + proc.stderr
+    output = dagster_validate(EXAMPLE)
+    assert "Validation successful for code location daily_events" in output
 
 
 def test_definitions_hold_partitioned_assets_and_checks_and_run_in_process(example):

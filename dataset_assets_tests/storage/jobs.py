@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PRELOAD = ["numpy", "tensorflow", "fsspec", "s3fs", "dataset_assets", "dataset_assets_tests.storage.util", __name__]
+PRELOAD = ["dataset_assets", "numpy", "tensorflow", "fsspec", "s3fs", "dataset_assets_tests.storage.util", __name__]  # dataset_assets first: it loads TensorFlow quietly
 
 
 # --- in the child ------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class Workers:
 _FRESH = """
 import json, os, sys, time
 parent, go = int(sys.argv[1]), sys.argv[2]
-import tensorflow, dataset_assets  # the expensive imports happen before the job is known
+import dataset_assets, tensorflow  # the expensive imports happen before the job is known
 from dataset_assets_tests.storage.jobs import _entry
 while not os.path.exists(go):  # no deadline: the test may come late in a long session; a dead parent ends it
     if os.getppid() != parent:
