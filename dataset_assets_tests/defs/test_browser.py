@@ -1,5 +1,7 @@
 """The Dagster UI in a real browser (Playwright driving Debian's Chromium): after a materialization of the image
-assets, the asset graph, the artifact page with its schema and sample thumbnails, and its checks show.
+assets, the asset graph, the artifact page with its schema, sample thumbnails and full fingerprint, and its checks
+show; after a materialization of one day of examples/daily_events (served beside the demo from one workspace),
+its partitioned artifact shows that day and its checks.
 
 Screenshots go to $DATASET_ASSETS_SCREENSHOTS (default: the test's tmp folder, `screenshots/`).
 Chromium comes from Debian (`apt-get install -y chromium`; `.ci/run` installs it when missing).
@@ -19,6 +21,12 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ASSETS = "raw_images,image_dataset,image_pathlist"
 BIN = Path(sys.executable).parent
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "daily_events"
+DAY = "2024-01-02"
+WORKSPACE = f"""load_from:
+  - python_module: {{module_name: dataset_assets.definitions, location_name: dataset_assets}}
+  - python_module: {{module_name: daily_events.definitions, working_directory: {EXAMPLE}, location_name: daily_events}}
+"""
 
 
 def _free_port() -> int:
@@ -47,16 +55,20 @@ def ui(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
     (root / "dagster").mkdir()
     (root / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DATASET_ASSETS_HOME": str(root), "DAGSTER_HOME": str(root / "dagster"), "TF_CPP_MIN_LOG_LEVEL": "1"}
-    done = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "dataset_assets.definitions", "--select", ASSETS],
-        env=env, cwd=root, capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    env = {**os.environ, "DATASET_ASSETS_HOME": str(root), "DAGSTER_HOME": str(root / "dagster"), "TF_CPP_MIN_LOG_LEVEL": "1",
+           "DAILY_EVENTS_BASE_DIR": str(root / "daily_events")}  # the example writes here, not into the repository
+    runs = [
+        ["-m", "dataset_assets.definitions", "--select", ASSETS],
+        ["-m", "daily_events.definitions", "-d", str(EXAMPLE), "--select", "daily_events,daily_events_tfrecord", "--partition", DAY],
+    ]
+    for args in runs:
+        done = subprocess.run([str(BIN / "dagster"), "asset", "materialize", *args], env=env, cwd=root, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (root / "workspace.yaml").write_text(WORKSPACE)
     port = _free_port()
     log = open(root / "webserver.log", "w")
     server = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "dataset_assets.definitions"],
+        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(root / "workspace.yaml")],
         env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
@@ -64,7 +76,7 @@ def ui(tmp_path_factory):
         _wait_for(url + "/server_info", server, 180)
         shots = Path(os.environ.get("DATASET_ASSETS_SCREENSHOTS") or root / "screenshots")
         shots.mkdir(parents=True, exist_ok=True)
-        yield url, shots
+        yield url, shots, root
     finally:
         server.terminate()
         try:
@@ -94,7 +106,7 @@ def page(ui):
 
 
 def test_asset_graph_shows_the_image_assets(ui, page):
-    url, shots = ui
+    url, shots, _ = ui
     page.goto(f"{url}/asset-groups")
     for group in ("raw", "datasets", "artifacts"):  # the global lineage shows the groups of the code location
         page.get_by_text(group, exact=True).first.wait_for(state="visible")
@@ -102,7 +114,7 @@ def test_asset_graph_shows_the_image_assets(ui, page):
 
 
 def test_artifact_page_shows_schema_thumbnails_and_statistics(ui, page):
-    url, shots = ui
+    url, shots, _ = ui
     page.goto(f"{url}/assets/image_pathlist")
     for text in ("class_counts", "statistics", "preview", "uint8[8, 8, 1]"):
         page.get_by_text(text, exact=False).first.wait_for(state="attached")
@@ -119,9 +131,37 @@ def test_artifact_page_shows_schema_thumbnails_and_statistics(ui, page):
 
 
 def test_checks_of_the_artifact_show_and_passed(ui, page):
-    url, shots = ui
+    url, shots, _ = ui
     page.goto(f"{url}/assets/image_pathlist?view=checks")
     for check in ("integrity", "round_trip"):
         page.get_by_text(check, exact=True).first.wait_for(state="visible")
     page.get_by_text("Passed").first.wait_for(state="visible")
     page.screenshot(path=str(shots / "checks.png"), full_page=True)
+
+
+def test_the_full_fingerprint_shows_on_the_artifact_page_uncut(ui, page):
+    import dataset_assets as da
+
+    url, shots, root = ui
+    (current,) = [v for v in da.versions(root / "artifacts" / "image_pathlist") if v.current]
+    page.goto(f"{url}/assets/image_pathlist")
+    value = page.get_by_text(current.fingerprint, exact=True).first
+    value.wait_for(state="visible")  # the whole value, as text a user can select and copy
+    overflow = page.evaluate("(el) => el.scrollWidth - el.clientWidth", value.element_handle())
+    assert overflow <= 1, f"the fingerprint is cut off by {overflow} px"
+    value.screenshot(path=str(shots / "fingerprint.png"))
+
+
+def test_a_partitioned_artifact_shows_its_materialized_day_and_checks(ui, page):
+    url, shots, _ = ui
+    page.goto(f"{url}/assets/daily_events_tfrecord?view=partitions")
+    page.get_by_text("Materialized (1)").first.wait_for(state="visible")  # one day of seven
+    page.get_by_text(DAY, exact=True).first.click()
+    for text in ("format", "num_elements", "fingerprint"):  # that day's own materialization metadata
+        page.get_by_text(text, exact=True).first.wait_for(state="visible")
+    page.screenshot(path=str(shots / "partitions.png"), full_page=True)
+    page.goto(f"{url}/assets/daily_events_tfrecord?view=checks")
+    for check in ("integrity", "round_trip"):
+        page.get_by_text(check, exact=True).first.wait_for(state="visible")
+    page.get_by_text("Passed").first.wait_for(state="visible")
+    page.screenshot(path=str(shots / "partition_checks.png"), full_page=True)
