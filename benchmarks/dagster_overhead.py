@@ -30,7 +30,7 @@ def prepare(task: dict):
             with contextlib.redirect_stdout(printed):
                 code = cli.main(["materialize", "--home", str(home)])
             checks = re.search(r"checks: (\d+) passed, (\d+) failed", printed.getvalue())
-            artifacts = len([p for p in (home / "artifacts").glob("*/manifest.json")])
+            artifacts = len([p for p in (home / "artifacts").glob("*/current.json")])
             return {"exit_code": code, "checks_passed": int(checks[1]) if checks else None, "artifacts": artifacts}
 
         return job

@@ -17,6 +17,7 @@ from .manifest import Manifest
 from .pipelines import load_pipeline
 from .storage import VersionInfo
 from .recipes import Recipe, transform
+from .selection import SelectionError
 from .recipes.loading import load
 from .version import __version__
 
@@ -28,6 +29,7 @@ __all__ = [
     "LimitExceededError",
     "Manifest",
     "Recipe",
+    "SelectionError",
     "StorageFullError",
     "UnsupportedDatasetError",
     "VerifyReport",

@@ -19,6 +19,7 @@ from .fingerprint import Fingerprinter
 from .limits import BoundedFingerprinter, Limits
 from .loaded import LoadedDataset
 from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
+from .selection import element_range
 from .spec import spec_to_json
 from .storage import ArtifactStore, Location, Resolved, VersionInfo
 from .storage.cache import Arrival, fetch_version
@@ -176,23 +177,41 @@ def _refuse_links(root: Location, directory: Path) -> None:
         raise ArtifactError(f"{root} (version {directory.name}) is unsafe to read: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
 
 
-def load(path, *, version: str | None = None, checked: bool = True, storage_options: dict | None = None) -> LoadedDataset:
+def load(
+    path,
+    *,
+    version: str | None = None,
+    checked: bool = True,
+    split: str | None = None,
+    shard: tuple[int, int] | None = None,
+    storage_options: dict | None = None,
+) -> LoadedDataset:
     """The dataset saved at `path` (its current version, or `version`), same element_spec and elements.
 
     The version is resolved once: saves that commit later never change what this dataset yields.
     `checked`: every byte read is checked against the block checksums recorded when it was written.
+    `split` (TFDS slicing, such as "[:10%]") and `shard` (`(num_shards, index)`, a contiguous block
+    of the split) select elements, in order; see `dataset_assets.selection`. npy and hdf5 read only
+    the selected part; the other formats read up to its end and drop what comes before.
     (`dataset_assets.load`, of the recipes layer, adds `recipe=` on top of this.)
     """
+    element_range(0, split, shard)  # a malformed split or shard fails before anything is fetched
     opened = open_artifact(path, version=version, storage_options=storage_options, stream=True)
     manifest = opened.manifest
     module = formats.get(manifest.format)
+    elements = element_range(manifest.num_elements, split, shard)
+    ranged = len(elements) != manifest.num_elements and getattr(module, "RANGES", False)
+    options = {"checked": checked, **({"elements": elements} if ranged else {})}
     arriving = opened.arrival is not None and not opened.arrival.done()
     if arriving and getattr(module, "STREAMS", False):  # reading starts before the last file has arrived
-        dataset = module.read(opened.directory, manifest, manifest.layout(), checked=checked, arrival=opened.arrival)
+        dataset = module.read(opened.directory, manifest, manifest.layout(), arrival=opened.arrival, **options)
     else:
         if arriving:
             opened.arrival.wait_all()
-        dataset = module.read(opened.directory, manifest, manifest.layout(), checked=checked)
+        dataset = module.read(opened.directory, manifest, manifest.layout(), **options)
+    if len(elements) != manifest.num_elements and not ranged:
+        dataset = dataset.skip(elements.start).take(len(elements))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(elements)))
     return LoadedDataset(dataset, opened.directory, manifest)
 
 

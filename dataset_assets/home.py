@@ -76,23 +76,14 @@ def stamp_path(artifact):
     return artifact.parent / f"{artifact.name}{STAMP_SUFFIX}"
 
 
-def _current(artifact, storage_options=None) -> dict:
-    store = ArtifactStore(Location.of(artifact, storage_options))
-    resolved = store.resolve()
-    info = next(v for v in store.versions() if v.id == resolved.id)
-    return {"version": info.id, "manifest_sha256": info.manifest_sha256, "format": info.format, "fingerprint": info.fingerprint, "num_elements": info.num_elements}
-
-
 def write_stamp(artifact, checked_by: str = "round_trip", version: str | None = None, storage_options=None):
     """Record that the artifact's current version (or `version`) passed `checked_by`."""
-    current = _current(artifact, storage_options)
-    if version is not None and version != current["version"]:
-        store = ArtifactStore(Location.of(artifact, storage_options))
-        info = next((v for v in store.versions() if v.id == version), None)
-        if info is None:
-            raise ArtifactError(f"{artifact} has no version {version!r} to stamp")
-        current = {"version": info.id, "manifest_sha256": info.manifest_sha256, "format": info.format, "fingerprint": info.fingerprint, "num_elements": info.num_elements}
-    doc = {"artifact": artifact.name, **current, "checked_by": checked_by, "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    info = ArtifactStore(Location.of(artifact, storage_options)).info(version)
+    doc = {
+        "artifact": artifact.name, "version": info.id, "manifest_sha256": info.manifest_sha256, "format": info.format,
+        "fingerprint": info.fingerprint, "num_elements": info.num_elements,
+        "checked_by": checked_by, "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     target = stamp_path(artifact)
     Location.of(target, storage_options).write_bytes(json.dumps(doc, indent=2).encode())  # atomic: rename / one PUT
     return target

@@ -66,9 +66,7 @@ def manifest_sha256(artifact_dir: Path, version: str | None = None) -> str:
     """The digest `home` stamps verified versions with: the sha256 of the version's manifest, from the commit record."""
     from .storage import ArtifactStore, Location
 
-    store = ArtifactStore(Location.of(artifact_dir))
-    wanted = version or store.resolve().id
-    return next((v.manifest_sha256 for v in store.versions() if v.id == wanted), "")
+    return ArtifactStore(Location.of(artifact_dir)).info(version).manifest_sha256
 
 
 def read_pointer(path: str | os.PathLike) -> dict:

@@ -195,7 +195,7 @@ def pipeline_check(name: str, artifact: str, path: Path) -> AssetChecksDefinitio
             passed=not problems,
             severity=AssetCheckSeverity.ERROR,
             description="rebuild: passed" if not problems else f"rebuild: FAILED: {problems[0]}",
-            metadata={**metadata, "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+            metadata={**metadata, **({"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))} if problems else {})},
         )
 
     return _rebuild

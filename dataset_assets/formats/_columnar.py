@@ -51,21 +51,27 @@ def write_streams(
     progress.done()
 
 
-def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int) -> tf.data.Dataset:
-    """A dataset over per-stream arrays (memory maps, HDF5 datasets): chunked reads, unbatched inside TF."""
+def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int, elements: range | None = None) -> tf.data.Dataset:
+    """A dataset over per-stream arrays (file readers, HDF5 datasets): chunked reads, unbatched inside TF.
+
+    `elements` (a range within the artifact's): only those are read, so a slice or a shard reads
+    its share of the bytes (plus the small shapes/lengths streams of variable-size leaves).
+    """
+    elements = range(num_elements) if elements is None else elements
     if layout.needs_split:  # one pipeline per leaf over its own streams; zip rebuilds the structure
-        parts = [read_streams(sub, {k: arrays[v] for k, v in keys.items()}, num_elements) for sub, keys in layout.per_leaf()]
+        parts = [read_streams(sub, {k: arrays[v] for k, v in keys.items()}, num_elements, elements) for sub, keys in layout.per_leaf()]
         return tf.data.Dataset.zip(layout.pack(parts))
     bounds = _Bounds(layout, arrays, num_elements)
     bytes_per_element = max(bounds.total_bytes // max(num_elements, 1), 1)
     chunk = int(min(max(CHUNK_BYTES // bytes_per_element, 1), 1 << 16))
-    chunks = -(-num_elements // chunk)  # no array of chunk starts: a count is never allocated from
+    first, last = elements.start, elements.stop
+    chunks = -(-len(elements) // chunk)  # no array of chunk starts: a count is never allocated from
     keys = [col.key(s) for col, s in layout.stream_keys()]
     touts = [tf.int64] + [_tf_stream_dtype(col, s) for col, s in layout.stream_keys()]
 
     def read_chunk(i):
-        a = int(i) * chunk
-        b = min(a + chunk, num_elements)
+        a = first + int(i) * chunk
+        b = min(a + chunk, last)
         return [np.int64(b - a)] + [bounds.slice(key, a, b) for key in keys]
 
     def to_dict(i):
@@ -88,7 +94,7 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
     ds = map_plain(ds, layout.decode_chunk).unbatch()
     if layout.needs_finish:
         ds = map_plain(ds, layout.finish_element)
-    return ds.apply(tf.data.experimental.assert_cardinality(num_elements))
+    return ds.apply(tf.data.experimental.assert_cardinality(len(elements)))
 
 
 def _tf_stream_dtype(col, stream):

@@ -7,7 +7,9 @@ also offer `read_stored(directory, manifest, layout)`: the elements exactly as s
 adapts them to the artifact's location (used by `verify`); and `STREAMS = True`, when its `read`
 takes `arrival=` (`storage.cache.Arrival`) and opens each file of a remote version only once it
 has arrived, instead of `load` waiting for them all (`FETCH_FIRST`: the names of the files it reads
-before any data, fetched before the others). This module imports no format.
+before any data, fetched before the others); and `RANGES = True`, when its `read` takes
+`elements=` (a range) and reads only those elements, for `load`'s `split` and `shard` (other formats
+are read up to the range's end). This module imports no format.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from ._columnar import read_streams, write_streams
 
 NAME = "hdf5"
 VERSION = 1
+RANGES = True  # `read` takes `elements=`: a slice or shard reads only its part
 FILE = "data.h5"
 COMPRESSIONS = (None, "gzip", "lzf")
 OPTIONS = {"compression": None, "compression_opts": None, "chunk_bytes": 1 << 20}
@@ -81,7 +82,7 @@ def _write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: d
     return Written(details={"file": FILE, "streams": names})
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None) -> tf.data.Dataset:
     rel = manifest.details.get("file", FILE)
     path = safe_member(directory, rel)
     chunk = manifest.options.get("chunk_bytes")
@@ -100,7 +101,7 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
     except BaseException:
         f.close()
         raise
-    return read_streams(layout, arrays, manifest.num_elements)
+    return read_streams(layout, arrays, manifest.num_elements, elements)
 
 
 # libhdf5 closes files still open in its own exit handler, after Python has shut down; for a file

@@ -24,6 +24,7 @@ from ._columnar import read_streams, write_streams
 
 NAME = "npy"
 VERSION = 1
+RANGES = True  # `read` takes `elements=`: a slice or shard reads only its part
 OPTIONS: dict = {}
 _HEADER_BYTES = 256  # room for any dtype and shape; a multiple of 64 as numpy prefers
 
@@ -46,12 +47,12 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     )
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
+def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None) -> tf.data.Dataset:
     dtypes = {col.key(s): col.stream_dtype(s) for col, s in layout.stream_keys()}
     arrays = {}
     for key, rel in manifest.details["streams"].items():
         arrays[key] = _NpyFile(open_member(directory, manifest, rel, checked), dtypes.get(key))
-    return read_streams(layout, arrays, manifest.num_elements)
+    return read_streams(layout, arrays, manifest.num_elements, elements)
 
 
 class _NpyFile:

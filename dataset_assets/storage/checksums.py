@@ -114,8 +114,13 @@ class CheckedFile:
         if getattr(self, "fd", None) is not None:
             self.close()
 
-    def read(self, offset: int, length: int) -> bytes:
-        """`length` bytes at `offset`, checked; raises ArtifactError if the file ends early or a block is damaged."""
+    def read(self, offset: int, length: int):
+        """`length` bytes at `offset` (bytes, or a read-only view of them), checked; raises ArtifactError if the file ends early or a block is damaged.
+
+        Each block is read on its own and checked as read: google-crc32c takes only `bytes`, and a
+        slice of one larger read would copy every block once more (4 copies in all, 6x the time
+        of an unchecked read on the images workload). The result is the blocks joined, viewed.
+        """
         if offset < 0 or length < 0 or offset + length > self.size:
             raise ArtifactError(f"{self.path}: read of bytes {offset}..{offset + length} is past its recorded size {self.size}; the artifact is damaged")
         if length == 0:
@@ -123,29 +128,22 @@ class CheckedFile:
         if self.crcs is None:
             return self._pread(offset, length)
         first, last = offset // BLOCK_BYTES, (offset + length - 1) // BLOCK_BYTES
-        parts = []
-        start = first
-        kept = self._kept  # one read: chunk reads run on several threads
-        if kept[0] == first:
-            parts.append(kept[1])
-            start = first + 1
-        if start <= last:
-            lo = start * BLOCK_BYTES
-            data = self._pread(lo, min((last + 1) * BLOCK_BYTES, self.size) - lo)
-            for k in range(start, last + 1):
-                a = (k - start) * BLOCK_BYTES
-                block = data[a : a + BLOCK_BYTES] if last > start else data
-                if google_crc32c.value(block) != int(self.crcs[k]):
-                    hi = min((k + 1) * BLOCK_BYTES, self.size)
-                    raise ArtifactError(
-                        f"{self.path}: bytes {k * BLOCK_BYTES}..{hi} (block {k}) do not match the checksum recorded when it was written; "
-                        "the file is damaged. Re-create the artifact, or load another version"
-                    )
-            parts.append(data)
-            self._kept = (last, data[(last - start) * BLOCK_BYTES :])
-        joined = parts[0] if len(parts) == 1 else b"".join(parts)
+        kept = self._kept  # one read of the attribute: chunk reads run on several threads
+        blocks = [kept[1] if k == kept[0] else self._checked_block(k) for k in range(first, last + 1)]
+        self._kept = (last, blocks[-1])
+        joined = blocks[0] if len(blocks) == 1 else b"".join(blocks)
         skip = offset - first * BLOCK_BYTES
-        return joined[skip : skip + length] if (skip or len(joined) != length) else joined
+        return joined if (skip == 0 and len(joined) == length) else memoryview(joined)[skip : skip + length]
+
+    def _checked_block(self, k: int) -> bytes:
+        lo = k * BLOCK_BYTES
+        block = self._pread(lo, min(lo + BLOCK_BYTES, self.size) - lo)
+        if google_crc32c.value(block) != int(self.crcs[k]):
+            raise ArtifactError(
+                f"{self.path}: bytes {lo}..{lo + len(block)} (block {k}) do not match the checksum recorded when it was written; "
+                "the file is damaged. Re-create the artifact, or load another version"
+            )
+        return block
 
     def _pread(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)

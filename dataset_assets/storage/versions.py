@@ -97,6 +97,16 @@ class ArtifactStore:
             return []
         return [_info(v, v.get("id") == record["current"]) for v in record["versions"]]
 
+    def info(self, version: str | None = None) -> VersionInfo:
+        """The `VersionInfo` of the current version, or of `version`, from one read of the commit record."""
+        infos = self.versions()
+        wanted = next((v.id for v in infos if v.current), None) if version is None else str(version)
+        found = next((v for v in infos if v.id == wanted), None)
+        if found is None:
+            self.resolve(version)  # raises what is wrong: not an artifact, or no such version
+            raise ArtifactError(f"{self.root} has no version {wanted!r}")
+        return found
+
     def resolve(self, version: str | None = None) -> Resolved:
         """The current version (read from the record once), or the version `version`."""
         record = self.record()

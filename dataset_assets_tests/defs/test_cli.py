@@ -25,7 +25,8 @@ def test_materialize_command_end_to_end(tmp_path):
     assert re.search(r"\n  image_pathlist +pathlist +1,000 elements +[0-9.]+ MB  verified\n", out)
     assert re.search(r"\n  numeric_dataset +npy +1,797 elements +[0-9.]+ MB  checked\n", out)
     assert len(re.findall(r"MB  verified\n", out)) == 13
-    assert (tmp_path / "dagster" / "dagster.yaml").is_file()
+    assert "enabled: false" in (tmp_path / "dagster" / "dagster.yaml").read_text()  # written, telemetry off
+    assert "Telemetry" not in out + proc.stderr and "usage statistics" not in out + proc.stderr  # so no banner
 
     # the run and every materialization are in the local instance the UI reads
     with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:

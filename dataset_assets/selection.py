@@ -1,0 +1,73 @@
+"""Which elements of an artifact a `load` reads: a TFDS-style `split` slice, then one `shard` of it.
+
+    load(path, split="[10%:20%]")          elements 10% to 20% (TFDS slicing syntax, one artifact)
+    load(path, split="[:-1000]")           all but the last 1,000
+    load(path, shard=(4, 1))               the second of 4 disjoint, balanced shards
+    load(path, split="[:90%]", shard=(num_workers, worker_index))
+
+A split is `[start:stop]` (the brackets may be left out); each bound is an element index or a
+percentage (`10%`), negative counting from the end, either may be empty. A percentage becomes an
+index as TFDS rounds it by default ("closest"): `round(n * percent / 100)`, Python's rounding, so
+`[:50%]` of 5 elements is the first 2. A shard `(num_shards, index)` is a contiguous block of the
+split: shard i holds elements `floor(i * m / k)` to `floor((i + 1) * m / k)` of its m elements,
+so the k shards hold each element exactly once and differ in size by at most one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import DatasetAssetsError
+
+_BOUND = r"\s*(-?\d+%?)?\s*"
+_SPLIT = re.compile(rf"^\[?{_BOUND}:{_BOUND}\]?$")
+
+
+class SelectionError(DatasetAssetsError, ValueError):
+    """A `split` or `shard` that names no valid part of the artifact."""
+
+
+def element_range(num_elements: int, split: str | None = None, shard: tuple[int, int] | None = None) -> range:
+    """The elements `split` then `shard` select from an artifact of `num_elements`, in order."""
+    start, stop = (0, num_elements) if split is None else _split_bounds(split, num_elements)
+    if shard is not None:
+        count, index = _shard(shard)
+        size = stop - start
+        start, stop = start + index * size // count, start + (index + 1) * size // count
+    return range(start, stop)
+
+
+def _split_bounds(split: str, n: int) -> tuple[int, int]:
+    match = _SPLIT.match(split) if isinstance(split, str) else None
+    if match is None:
+        raise SelectionError(
+            f"split {split!r} is not a slice; write it as TFDS does, e.g. '[:10%]', '[10%:20%]', '[-1000:]' or '[100:200]'"
+        )
+    start = _bound(match.group(1), n, 0)
+    stop = _bound(match.group(2), n, n)
+    return start, max(start, stop)
+
+
+def _bound(text: str | None, n: int, default: int) -> int:
+    if text is None:
+        return default
+    if text.endswith("%"):
+        percent = int(text[:-1])
+        if not -100 <= percent <= 100:
+            raise SelectionError(f"split bound {text} is outside -100%..100%")
+        value = round(n * percent / 100)
+    else:
+        value = int(text)
+    if value < 0:
+        value += n
+    return min(max(value, 0), n)
+
+
+def _shard(shard) -> tuple[int, int]:
+    try:
+        count, index = (int(x) for x in shard)
+    except (TypeError, ValueError):
+        raise SelectionError(f"shard must be (num_shards, index), such as (4, 0); got {shard!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise SelectionError(f"shard {shard!r}: num_shards must be at least 1 and index from 0 to num_shards - 1")
+    return count, index
