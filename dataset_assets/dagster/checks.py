@@ -78,7 +78,7 @@ def _result(report: VerifyReport, what: str, version: str | None, partition: str
         metadata={
             "path": MetadataValue.path(report.path),
             "version": version or "",  # the exact version this result is about
-            "partition": partition or "",
+            **({"partition": partition} if partition else {}),  # an unpartitioned asset shows no empty row
             "format": report.format or "",
             "num_elements": report.num_elements if report.num_elements is not None else -1,
             "fingerprint": report.fingerprint or "",

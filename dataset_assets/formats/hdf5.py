@@ -168,8 +168,9 @@ class _CheckedIO(io.RawIOBase):
         return self.pos
 
     def readinto(self, buffer) -> int:
-        n = max(min(len(buffer), self.reader.size - self.pos), 0)
-        buffer[:n] = self.reader.read(self.pos, n)
+        view = memoryview(buffer).cast("B")
+        n = max(min(len(view), self.reader.size - self.pos), 0)
+        self.reader.readinto(self.pos, view[:n])
         self.pos += n
         return n
 

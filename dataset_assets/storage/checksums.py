@@ -135,6 +135,31 @@ class CheckedFile:
         skip = offset - first * BLOCK_BYTES
         return joined if (skip == 0 and len(joined) == length) else memoryview(joined)[skip : skip + length]
 
+    def readinto(self, offset: int, buffer: memoryview) -> None:
+        """Fill `buffer` (a writable byte view) with the bytes at `offset`, checked, each copied once.
+
+        For readers that bring their own buffer (libhdf5 through `h5py`): the pieces of each block
+        go straight into it, where `read` would join the blocks first.
+        """
+        length = len(buffer)
+        if offset < 0 or offset + length > self.size:
+            raise ArtifactError(f"{self.path}: read of bytes {offset}..{offset + length} is past its recorded size {self.size}; the artifact is damaged")
+        if length == 0:
+            return
+        if self.crcs is None:
+            buffer[:] = self._pread(offset, length)
+            return
+        first, last = offset // BLOCK_BYTES, (offset + length - 1) // BLOCK_BYTES
+        kept = self._kept
+        pos = 0
+        for k in range(first, last + 1):
+            block = kept[1] if k == kept[0] else self._checked_block(k)
+            lo = k * BLOCK_BYTES
+            a, b = max(offset, lo) - lo, min(offset + length, lo + len(block)) - lo
+            buffer[pos : pos + b - a] = memoryview(block)[a:b]
+            pos += b - a
+        self._kept = (last, block)
+
     def _checked_block(self, k: int) -> bytes:
         lo = k * BLOCK_BYTES
         block = self._pread(lo, min(lo + BLOCK_BYTES, self.size) - lo)

@@ -27,6 +27,7 @@ def test_every_check_passed(graph):
     evaluations = graph.result.get_asset_check_evaluations()
     assert len(evaluations) == 2 * len(ARTIFACTS) + 3 + 3  # + dataset integrity, + pipeline rebuild
     assert all(e.passed for e in evaluations)
+    assert not [e for e in evaluations if "partition" in e.metadata or "problems" in e.metadata]  # no empty rows in the UI
 
 
 @pytest.mark.parametrize("name", ARTIFACTS)

@@ -50,6 +50,7 @@ def test_each_day_passes_every_check_for_its_own_partition(materialized, day):
     assert da.read_manifest(artifact).format == "tfrecord"
     (round_trip,) = [e for e in evaluations if e.asset_key == AssetKey("daily_events_tfrecord") and e.check_name == "round_trip"]
     assert round_trip.metadata["version"].value == da.read_manifest(artifact).version  # the record names the version that passed
+    assert round_trip.metadata["partition"].value == day
     assert da.home.read_stamp(artifact)["version"] == round_trip.metadata["version"].value
 
 
