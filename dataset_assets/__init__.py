@@ -16,7 +16,7 @@ from .integrity import VerifyReport, verify
 from .manifest import Manifest
 from .pipelines import load_pipeline
 from .storage import VersionInfo
-from .recipes import Recipe, transform
+from .recipes import Recipe, RecipeError, transform
 from .selection import SelectionError
 from .recipes.loading import load
 from .version import __version__
@@ -29,6 +29,7 @@ __all__ = [
     "LimitExceededError",
     "Manifest",
     "Recipe",
+    "RecipeError",
     "SelectionError",
     "StorageFullError",
     "UnsupportedDatasetError",

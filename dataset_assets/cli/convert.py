@@ -33,11 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def parse_options(pairs: list[str]) -> dict:
     import yaml
 
+    from ..errors import UnsupportedDatasetError
+
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"dataset-assets convert: --option {pair!r}: give KEY=VALUE, e.g. --option compression=gzip")
+            raise UnsupportedDatasetError(f"--option {pair!r}: give KEY=VALUE, e.g. --option compression=gzip")
         try:
             options[key] = yaml.safe_load(value)
         except yaml.YAMLError:

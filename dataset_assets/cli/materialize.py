@@ -109,10 +109,11 @@ def materialize(args: argparse.Namespace) -> int:
             print(f"  step {event.step_key} failed: {cause.message.strip()}")
     print(f"\nrun {result.run_id} is recorded in the Dagster instance at {dagster_home}")
     print(f"open the UI with:\n  {_ui_command(dagster_home)}")
-    print('load an artifact in Python with:\n  import dataset_assets as da; ds = da.load_asset("image_pathlist")')
-    print('or ready-to-train batches (artifact + recipe):\n  batches = da.load_asset("image_train_pipeline")')
-    print("train the example model with:\n  python examples/train_digits.py")
     ok = result.success and not failed
+    if ok:  # what to do next only when there is something to do it with
+        print('load an artifact in Python with:\n  import dataset_assets as da; ds = da.load_asset("image_pathlist")')
+        print('or ready-to-train batches (artifact + recipe):\n  batches = da.load_asset("image_train_pipeline")')
+        print("train the example model with:\n  python examples/train_digits.py")
     print("\ndone" if ok else "\nFAILED: see the messages above", flush=True)
     return 0 if ok else 1
 

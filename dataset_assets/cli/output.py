@@ -8,18 +8,44 @@ import sys
 from pathlib import Path
 
 from ..errors import ArtifactError
-from ..home import artifact_path
+from ..home import HOME_ENV, artifact_path
 
 
 def target(text: str):
-    """The artifact `text` names: an existing path, a URL (`s3://...`, `memory://...`), or an asset name under the home."""
-    if "://" in text or os.sep in text or "/" in text or Path(text).exists():
+    """The artifact `text` names: an existing path, a URL (`s3://...`, `memory://...`), or an asset name under the home.
+
+    A local path that does not exist and a name that is neither here nor materialized raise
+    `ArtifactError` (exit status 2): `verify` must not call a typo "damaged".
+    """
+    if "://" in text:
+        return text
+    if os.sep in text or "/" in text or Path(text).exists():
+        if not Path(text).exists():
+            raise ArtifactError(f"{text} does not exist; give an artifact folder, a URL, or an asset name (see `dataset-assets ls`)")
         return text
     try:
         path = artifact_path(text)
     except ArtifactError:
-        return text
-    return str(path) if path.exists() else text  # an unknown name: the library's error names what was looked for
+        raise ArtifactError(f"{text!r} is neither a folder here nor an asset name; see `dataset-assets ls`") from None
+    if path.exists():
+        return str(path)
+    raise _unknown_name(text, path)
+
+
+def _unknown_name(name: str, path) -> ArtifactError:
+    from ..catalog import available
+    from ..pipelines import POINTER_SUFFIX, read_pointer
+
+    pointer = path.with_name(path.name + POINTER_SUFFIX)
+    if pointer.is_file():
+        built_on = read_pointer(pointer)["artifact"]
+        return ArtifactError(
+            f"{name!r} is a built pipeline (the artifact {built_on!r} plus a recipe), not an artifact: inspect or verify "
+            f"{built_on!r}, and load the pipeline in Python with dataset_assets.load_asset({name!r})"
+        )
+    names = available()
+    listed = f"available: {', '.join(names)}" if names else "nothing is materialized there yet: run `dataset-assets materialize`"
+    return ArtifactError(f"no artifact {name!r} in {path.parent} ({HOME_ENV}={os.environ.get(HOME_ENV, '<unset>')}) and no folder {name!r} here; {listed}")
 
 
 def artifact_arguments(p) -> None:

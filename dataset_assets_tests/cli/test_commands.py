@@ -48,8 +48,22 @@ def test_inspect_by_name_shows_format_spec_fingerprint_versions_and_verification
 
 def test_inspect_of_something_that_is_no_artifact_fails_with_the_reason(run, home):
     result = run("inspect", "nothing_here")
-    assert result.code == 2 and "nothing_here" in result.err and "not an artifact" in result.err, result
+    assert result.code == 2 and "no artifact 'nothing_here'" in result.err and "dataset-assets materialize" in result.err, result
     assert result.out == ""
+
+
+def test_a_typo_or_a_missing_path_is_an_error_not_damage_and_a_pipeline_name_says_what_it_is(run, home, npy_artifact):
+    typo = run("verify", "digts")
+    assert typo.code == 2 and "no artifact 'digts'" in typo.err and "available: digits" in typo.err, typo
+    missing = run("verify", str(home / "nope" / "train"))
+    assert missing.code == 2 and "does not exist" in missing.err and "DAMAGED" not in missing.out, missing
+    (home / "artifacts" / "digits_train.pipeline.json").write_text(
+        '{"kind": "dataset_assets.pipeline", "version": 1, "artifact": "digits", "recipe_file": "digits_train.recipe.yaml"}'
+    )
+    pipeline = run("inspect", "digits_train")
+    assert pipeline.code == 2 and "is a built pipeline (the artifact 'digits'" in pipeline.err and "load_asset('digits_train')" in pipeline.err, pipeline
+    bad_option = run("convert", "digits", str(home / "x"), "--format", "hdf5", "--option", "compression")
+    assert bad_option.code == 2 and "give KEY=VALUE" in bad_option.err, bad_option  # 1 would mean "the fingerprint differs"
 
 
 def test_verify_exits_0_when_intact_and_1_listing_the_problem_when_damaged(run, npy_artifact):

@@ -48,4 +48,5 @@ def test_materialize_command_fails_with_the_reason(tmp_path, monkeypatch, capsys
     for step, what in (("raw_numeric", "numeric/digits.npz"), ("raw_images", "images"), ("raw_table", "table/iris.csv")):
         assert f"step {step} failed: dataset_assets.defs.raw.RawDataError: {step}: {tmp_path / 'nothing' / what} does not exist" in out
     assert "(none written)" in out and out.rstrip().endswith("FAILED: see the messages above")
+    assert "load_asset" not in out and "train_digits" not in out  # no next steps that would fail
     assert not (tmp_path / "artifacts").exists()
