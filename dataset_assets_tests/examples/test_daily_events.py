@@ -39,6 +39,21 @@ def test_definitions_hold_partitioned_assets_and_checks_and_run_in_process(examp
     assert definitions.defs.resolve_job_def("daily_events_job").executor_def.name == "in_process"
 
 
+def test_the_schedule_asks_each_night_for_the_day_that_just_ended(example):
+    import datetime
+
+    import dagster as dg
+
+    definitions, _ = example
+    repository = definitions.defs.get_repository_def()
+    (schedule,) = repository.schedule_defs
+    assert schedule.job_name == "daily_events_job" and schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    night = datetime.datetime(2024, 1, 4, 1, 0, tzinfo=datetime.timezone.utc)
+    context = dg.build_schedule_context(repository_def=repository, scheduled_execution_time=night)
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2024-01-03"
+
+
 @pytest.mark.parametrize("day", DAYS)
 def test_each_day_passes_every_check_for_its_own_partition(materialized, day):
     result = materialized.results[day]
