@@ -200,7 +200,8 @@ def load(
     manifest = opened.manifest
     module = formats.get(manifest.format)
     elements = element_range(manifest.num_elements, split, shard)
-    ranged = len(elements) != manifest.num_elements and getattr(module, "RANGES", False)
+    selected = len(elements) != manifest.num_elements
+    ranged = selected and getattr(module, "RANGES", False)
     options = {"checked": checked, **({"elements": elements} if ranged else {})}
     arriving = opened.arrival is not None and not opened.arrival.done()
     if arriving and getattr(module, "STREAMS", False):  # reading starts before the last file has arrived
@@ -209,7 +210,7 @@ def load(
         if arriving:
             opened.arrival.wait_all()
         dataset = module.read(opened.directory, manifest, manifest.layout(), **options)
-    if len(elements) != manifest.num_elements and not ranged:
+    if selected and not ranged:
         dataset = dataset.skip(elements.start).take(len(elements))
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(elements)))
     return LoadedDataset(dataset, opened.directory, manifest)
