@@ -7,6 +7,7 @@ from .quiet import quiet_tensorflow
 
 quiet_tensorflow()  # before TensorFlow is first imported (by .api): no C++ INFO lines
 
+from .access import Artifact, open
 from .api import read_manifest, save, versions
 from .errors import ArtifactError, ArtifactExistsError, DatasetAssetsError, LimitExceededError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import fingerprint
@@ -23,6 +24,7 @@ from .version import __version__
 
 __all__ = [
     "FORMATS",
+    "Artifact",
     "ArtifactError",
     "ArtifactExistsError",
     "DatasetAssetsError",
@@ -40,6 +42,7 @@ __all__ = [
     "load",
     "load_asset",
     "load_pipeline",
+    "open",
     "read_manifest",
     "save",
     "transform",

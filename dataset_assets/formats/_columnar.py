@@ -11,8 +11,11 @@ from ..columns import COUNT, Layout, iter_batches, map_plain
 from ..errors import ArtifactError
 from ..fingerprint import Fingerprinter
 from ..progress import Progress
+from ..rows import decode_rows
+from ..selection import shuffled_indices
 
 CHUNK_BYTES = 8 << 20
+RANDOM_CACHE_BYTES = 1 << 30  # random access and global shuffles keep at most this much of an artifact's checked blocks
 
 
 class StreamSink(Protocol):
@@ -51,15 +54,21 @@ def write_streams(
     progress.done()
 
 
-def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int, elements: range | None = None) -> tf.data.Dataset:
+def read_streams(
+    layout: Layout, arrays: Mapping[str, object], num_elements: int, elements: range | None = None, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
     """A dataset over per-stream arrays (file readers, HDF5 datasets): chunked reads, unbatched inside TF.
 
     `elements` (a range within the artifact's): only those are read, so a slice or a shard reads
     its share of the bytes (plus the small shapes/lengths streams of variable-size leaves).
+    `shuffle_seed`: the elements in a global random order, a new one each iteration
+    (`selection.shuffled_indices`), gathered a chunk of indices at a time (`take`).
     """
     elements = range(num_elements) if elements is None else elements
     if layout.needs_split:  # one pipeline per leaf over its own streams; zip rebuilds the structure
-        parts = [read_streams(sub, {k: arrays[v] for k, v in keys.items()}, num_elements, elements) for sub, keys in layout.per_leaf()]
+        parts = [
+            read_streams(sub, {k: arrays[v] for k, v in keys.items()}, num_elements, elements, shuffle_seed) for sub, keys in layout.per_leaf()
+        ]
         return tf.data.Dataset.zip(layout.pack(parts))
     bounds = _Bounds(layout, arrays, num_elements)
     bytes_per_element = max(bounds.total_bytes // max(num_elements, 1), 1)
@@ -70,6 +79,8 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
     touts = [tf.int64] + [_tf_stream_dtype(col, s) for col, s in layout.stream_keys()]
 
     def read_chunk(i):
+        if shuffle_seed is not None:  # `i`: the indices of this chunk's elements
+            return bounds.take(keys, i)
         a = first + int(i) * chunk
         b = min(a + chunk, last)
         return [np.int64(b - a)] + [bounds.slice(key, a, b) for key in keys]
@@ -89,12 +100,31 @@ def read_streams(layout: Layout, arrays: Mapping[str, object], num_elements: int
             streams[col.key(s)] = t
         return streams
 
-    ds = tf.data.Dataset.range(chunks)
+    if shuffle_seed is None:
+        ds = tf.data.Dataset.range(chunks)
+    else:  # random blocks are slower to gather than runs: smaller chunks keep the pipeline's threads busy
+        ds = shuffled_indices(elements, shuffle_seed, max(chunk // 4, 1))
     ds = map_plain(ds, to_dict)
     ds = map_plain(ds, layout.decode_chunk).unbatch()
     if layout.needs_finish:
         ds = map_plain(ds, layout.finish_element)
     return ds.apply(tf.data.experimental.assert_cardinality(len(elements)))
+
+
+class ColumnRows:
+    """Random access to per-stream arrays: the stream dict of any elements, for `dataset_assets.open`."""
+
+    def __init__(self, layout: Layout, arrays: Mapping[str, object], num_elements: int):
+        self.layout, self.num_elements = layout, num_elements
+        self.bounds = _Bounds(layout, arrays, num_elements)
+        self.keys = [col.key(s) for col, s in layout.stream_keys()]
+
+    def streams(self, indices: np.ndarray) -> dict:
+        """{COUNT: k, stream key: its rows for the elements `indices`, in that order}."""
+        return dict(zip([COUNT, *self.keys], self.bounds.take(self.keys, indices)))
+
+    def elements(self, indices: np.ndarray) -> list:
+        return decode_rows(self.layout, self.streams(indices))
 
 
 def _tf_stream_dtype(col, stream):
@@ -159,12 +189,48 @@ class _Bounds:
             return a * per, b * per
         return int(self.offsets[key][a]), int(self.offsets[key][b])
 
+    def take(self, keys: list[str], indices: np.ndarray) -> list:
+        """[count, then each stream's rows for the elements `indices`, in that order]: what `slice` gives for a range."""
+        indices = np.asarray(indices, np.int64)
+        out = [np.int64(len(indices))]
+        for key in keys:
+            per = self.per_element.get(key)
+            if per is not None:
+                lo, hi = indices * per, (indices + 1) * per
+            else:
+                lo, hi = self.offsets[key][indices], self.offsets[key][indices + 1]
+            if key in self.byte_offsets:
+                bo = self.byte_offsets[key]
+                out.append(np.array(take_ranges(self.arrays[key], bo[lo], bo[hi]).tobytes(), dtype=object))
+            else:
+                out.append(take_ranges(self.arrays[key], lo, hi))
+        return out
+
     def slice(self, key: str, a: int, b: int) -> np.ndarray:
         lo, hi = self._bounds(key, a, b)
         if key in self.byte_offsets:
             bo = self.byte_offsets[key]
             return np.array(np.asarray(self.arrays[key][bo[lo] : bo[hi]]).tobytes(), dtype=object)
         return np.asarray(self.arrays[key][lo:hi])
+
+
+def take_ranges(array, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Rows `lo[i]..hi[i]` of a stream array, concatenated in order: its own `ranges` where it has one (npy files).
+
+    Others (HDF5 datasets) are read once over the rows' span when it is dense enough, else as a
+    sorted selection of the distinct rows; either way numpy puts them back in the order asked.
+    """
+    if hasattr(array, "ranges"):
+        return array.ranges(lo, hi)
+    n = hi - lo
+    rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+    if not len(rows):
+        return np.asarray(array[0:0])
+    low, high = int(rows.min()), int(rows.max()) + 1
+    if high - low <= 4 * len(rows):
+        return np.asarray(array[low:high])[rows - low]
+    distinct, where = np.unique(rows, return_inverse=True)
+    return np.asarray(array[distinct])[where]
 
 
 def _expect_rows(arrays: Mapping[str, object], key: str, rows: int, col, unit: str = "rows") -> None:

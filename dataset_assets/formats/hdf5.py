@@ -24,11 +24,12 @@ from ..errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from ..manifest import Manifest, open_member, safe_member
 from ..version import __version__
 from .base import Written, unknown_options
-from ._columnar import read_streams, write_streams
+from ._columnar import RANDOM_CACHE_BYTES, ColumnRows, read_streams, write_streams
 
 NAME = "hdf5"
 VERSION = 1
 RANGES = True  # `read` takes `elements=`: a slice or shard reads only its part
+SHUFFLES = True  # `read` takes `shuffle_seed=`: a global shuffle
 FILE = "data.h5"
 COMPRESSIONS = (None, "gzip", "lzf")
 OPTIONS = {"compression": None, "compression_opts": None, "chunk_bytes": 1 << 20}
@@ -82,7 +83,20 @@ def _write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: d
     return Written(details={"file": FILE, "streams": names})
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None) -> tf.data.Dataset:
+def read(
+    directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
+    arrays = open_streams(directory, manifest, layout, checked, scattered=shuffle_seed is not None)
+    return read_streams(layout, arrays, manifest.num_elements, elements, shuffle_seed)
+
+
+def open_rows(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> ColumnRows:
+    """Random access (`dataset_assets.open`): the streams of any elements, through a large chunk cache."""
+    return ColumnRows(layout, open_streams(directory, manifest, layout, checked, scattered=True), manifest.num_elements)
+
+
+def open_streams(directory: Path, manifest: Manifest, layout: Layout, checked: bool, scattered: bool = False) -> dict:
+    """Every stream's HDF5 dataset; `scattered` (reads all over the file): libhdf5 keeps up to RANDOM_CACHE_BYTES of chunks."""
     rel = manifest.details.get("file", FILE)
     path = safe_member(directory, rel)
     chunk = manifest.options.get("chunk_bytes")
@@ -91,17 +105,17 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
         # read-only, through a file object whose reads are checked block by block; the chunk cache
         # holds a couple of chunks so reads that straddle a chunk decompress it once
         source = _CheckedIO(open_member(directory, manifest, rel)) if checked else path
-        f = h5py.File(source, "r", rdcc_nbytes=2 * chunk + (1 << 16))
+        cache = {"rdcc_nbytes": RANDOM_CACHE_BYTES, "rdcc_nslots": 100_003} if scattered else {"rdcc_nbytes": 2 * chunk + (1 << 16)}
+        f = h5py.File(source, "r", **cache)
         if checked:
             _OPEN_ON_FILE_OBJECTS.add(f)
     except OSError as e:
         raise ArtifactError(f"{path}: not a readable HDF5 file ({e}); re-create the artifact with save()") from e
     try:
-        arrays = _open_streams(f, path, manifest, layout)
+        return _open_streams(f, path, manifest, layout)
     except BaseException:
         f.close()
         raise
-    return read_streams(layout, arrays, manifest.num_elements, elements)
 
 
 # libhdf5 closes files still open in its own exit handler, after Python has shut down; for a file

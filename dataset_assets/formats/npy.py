@@ -19,12 +19,14 @@ from ..columns import Layout
 from ..errors import ArtifactError
 from ..manifest import Manifest, open_member
 from ..storage.checksums import Hasher
+from ..storage.gather import BlockGather
 from .base import Written, unknown_options
-from ._columnar import read_streams, write_streams
+from ._columnar import RANDOM_CACHE_BYTES, ColumnRows, read_streams, write_streams
 
 NAME = "npy"
 VERSION = 1
 RANGES = True  # `read` takes `elements=`: a slice or shard reads only its part
+SHUFFLES = True  # `read` takes `shuffle_seed=`: a global shuffle
 OPTIONS: dict = {}
 _HEADER_BYTES = 256  # room for any dtype and shape; a multiple of 64 as numpy prefers
 
@@ -47,12 +49,26 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     )
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None) -> tf.data.Dataset:
+def read(
+    directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
+    return read_streams(layout, open_streams(directory, manifest, layout, checked), manifest.num_elements, elements, shuffle_seed)
+
+
+def open_rows(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> ColumnRows:
+    """Random access (`dataset_assets.open`): the streams of any elements, gathered from cached, checked blocks."""
+    return ColumnRows(layout, open_streams(directory, manifest, layout, checked), manifest.num_elements)
+
+
+def open_streams(directory: Path, manifest: Manifest, layout: Layout, checked: bool) -> dict[str, "_NpyFile"]:
     dtypes = {col.key(s): col.stream_dtype(s) for col, s in layout.stream_keys()}
+    sizes = {f.path: f.bytes for f in manifest.files}
+    total = max(sum(sizes.get(rel, 0) for rel in manifest.details["streams"].values()), 1)
     arrays = {}
     for key, rel in manifest.details["streams"].items():
-        arrays[key] = _NpyFile(open_member(directory, manifest, rel, checked), dtypes.get(key))
-    return read_streams(layout, arrays, manifest.num_elements, elements)
+        cache = max(RANDOM_CACHE_BYTES * sizes.get(rel, 0) // total, 4 << 20)  # the bound shared by size
+        arrays[key] = _NpyFile(open_member(directory, manifest, rel, checked), dtypes.get(key), cache)
+    return arrays
 
 
 class _NpyFile:
@@ -62,8 +78,9 @@ class _NpyFile:
     memory until it is unmapped (5 GB resident after iterating a 4 GB artifact once).
     """
 
-    def __init__(self, reader, expected: np.dtype | None):
+    def __init__(self, reader, expected: np.dtype | None, cache_bytes: int = 0):
         path = reader.path
+        self.cache_bytes, self._gather = cache_bytes, None
         try:
             f = io.BytesIO(reader.read(0, min(reader.size, _HEADER_BYTES * 4)))
             version = np.lib.format.read_magic(f)
@@ -93,6 +110,14 @@ class _NpyFile:
         count = max(stop - start, 0)
         data = self.reader.read(self.offset + start * self.row_bytes, count * self.row_bytes)
         return np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:])
+
+
+    def ranges(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Rows `lo[i]..hi[i]` for every i, concatenated: scattered reads served from cached, checked blocks."""
+        if self._gather is None:
+            self._gather = BlockGather(self.reader, self.cache_bytes)
+        data = self._gather.ranges(self.offset + lo * self.row_bytes, (hi - lo) * self.row_bytes)
+        return data.view(self.dtype).reshape(-1, *self.shape[1:])
 
 
 class _NpyStream:

@@ -16,16 +16,18 @@ def load(
     checked: bool = True,
     split: str | None = None,
     shard: tuple[int, int] | None = None,
+    shuffle_seed: int | None = None,
     storage_options: dict | None = None,
 ) -> tf.data.Dataset:
     """The dataset saved at `path`, same element_spec and elements; with `recipe`, its pipeline on top.
 
     `version`: a retained version id (default: the current one, resolved once). `checked`: every
     byte read is checked against the checksums recorded at write time. `split` (TFDS slicing, such
-    as "[:10%]") and `shard` (`(num_shards, index)`) select elements, in order (docs/reading.md).
+    as "[:10%]") and `shard` (`(num_shards, index)`) select elements, in order; `shuffle_seed`
+    shuffles them anew on each iteration (docs/reading.md).
     `storage_options`: for fsspec URLs. `recipe` (a `Recipe`, a dict, or the path of a recipe
     YAML/JSON file): read and checked before the artifact is opened, then applied to what is read.
     """
     recipe = None if recipe is None else Recipe.coerce(recipe)
-    dataset = api.load(path, version=version, checked=checked, split=split, shard=shard, storage_options=storage_options)
+    dataset = api.load(path, version=version, checked=checked, split=split, shard=shard, shuffle_seed=shuffle_seed, storage_options=storage_options)
     return dataset if recipe is None else recipe.apply(dataset, source_id=dataset.manifest.fingerprint)

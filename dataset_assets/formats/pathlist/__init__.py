@@ -25,9 +25,11 @@ ways), `writer`, `reader`, and `safety` (the checks on listed paths before loadi
 from __future__ import annotations
 
 from .plan import MAX_VECTOR, NAME, OPTIONS, check
-from .reader import read, read_stored
+from .reader import open_rows, read, read_stored
 from .writer import LIST_FILE, write
 
 VERSION = 1
+RANGES = True  # `read` takes `elements=`: a slice or shard reads only its rows and files
+SHUFFLES = True  # `read` takes `shuffle_seed=`: a global shuffle
 
-__all__ = ["LIST_FILE", "MAX_VECTOR", "NAME", "OPTIONS", "VERSION", "check", "read", "read_stored", "write"]
+__all__ = ["LIST_FILE", "MAX_VECTOR", "NAME", "OPTIONS", "RANGES", "SHUFFLES", "VERSION", "check", "open_rows", "read", "read_stored", "write"]

@@ -20,49 +20,90 @@ import tensorflow as tf
 from ...columns import Layout, map_plain
 from ...errors import ArtifactError
 from ...manifest import Manifest, open_member, safe_member
+from ...selection import shuffled_indices
 from .csv_codec import parse, read_table
 from .plan import Plan, column_order, make_plan
 from .safety import check_members
 
 
-def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
-    """The saved dataset; with copy_files=True its paths are absolute paths of the copies in `directory`."""
-    return _read(directory, manifest, layout, absolute=True, checked=checked)
+def read(
+    directory: Path, manifest: Manifest, layout: Layout, checked: bool = True, elements: range | None = None, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
+    """The saved dataset; with copy_files=True its paths are absolute paths of the copies in `directory`.
+
+    `elements`: only those rows of the list (and their files) are read; `shuffle_seed`: in a global
+    random order (`selection.shuffled_indices`), gathered from the list, then the files decoded.
+    """
+    table = _Table(directory, manifest, layout, absolute=True, checked=checked)
+    elements = range(manifest.num_elements) if elements is None else elements
+    if shuffle_seed is None:
+        rows = tf.data.Dataset.from_tensor_slices(tuple(t[elements.start : elements.stop] for t in table.slices))
+    else:
+        gather = lambda i: tuple(tf.gather(t, i) for t in table.slices)  # noqa: E731
+        rows = shuffled_indices(elements, shuffle_seed, 1024).map(tf.autograph.experimental.do_not_convert(gather)).unbatch()
+    ds = map_plain(rows, table.element)
+    return ds.apply(tf.data.experimental.assert_cardinality(len(elements))).prefetch(tf.data.AUTOTUNE)
 
 
 def read_stored(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> tf.data.Dataset:
     """The dataset exactly as fingerprinted: copied files as artifact-relative paths (same as `read` otherwise)."""
-    return _read(directory, manifest, layout, absolute=False, checked=checked)
+    table = _Table(directory, manifest, layout, absolute=False, checked=checked)
+    ds = map_plain(tf.data.Dataset.from_tensor_slices(table.slices), table.element)
+    return ds.apply(tf.data.experimental.assert_cardinality(manifest.num_elements)).prefetch(tf.data.AUTOTUNE)
 
 
-def _read(directory: Path, manifest: Manifest, layout: Layout, absolute: bool, checked: bool) -> tf.data.Dataset:
-    details, n = manifest.details, manifest.num_elements
-    plan = make_plan(layout, manifest.options.get("path_field"))
-    list_path = safe_member(directory, details["list_file"])
-    columns = details["columns"]
-    table = read_table(io.BytesIO(open_member(directory, manifest, details["list_file"], checked).read_all()), list_path)
-    names = [c["name"] for c in columns]
-    if list(table.columns) != names or names != [plan.names[i] for i in column_order(plan, layout)] or len(table) != n:
-        raise ArtifactError(
-            f"{list_path} has columns {list(table.columns)} and {len(table)} rows; the manifest expects {names} and {n} rows"
-        )
-    tensors = {}
-    for info, i in zip(columns, column_order(plan, layout)):
-        text = table[info["name"]]
-        if i == plan.main and (plan.kind == "images" or details.get("paths") == "copied"):
-            check_members(directory, list_path, text, manifest)
-            full = str(directory) + "/" + text if (absolute or plan.kind == "images") else text
-            tensors[i] = tf.constant(full.to_numpy(dtype=object), tf.string)
+def open_rows(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> "_Rows":
+    """Random access (`dataset_assets.open`): rows of the list, their image files read and decoded one by one."""
+    return _Rows(_Table(directory, manifest, layout, absolute=True, checked=checked))
+
+
+class _Table:
+    """The list read once and checked: a tensor per leaf (and the image checksums), and the map from a row to its element."""
+
+    def __init__(self, directory: Path, manifest: Manifest, layout: Layout, absolute: bool, checked: bool):
+        details, n = manifest.details, manifest.num_elements
+        plan = make_plan(layout, manifest.options.get("path_field"))
+        list_path = safe_member(directory, details["list_file"])
+        columns = details["columns"]
+        table = read_table(io.BytesIO(open_member(directory, manifest, details["list_file"], checked).read_all()), list_path)
+        names = [c["name"] for c in columns]
+        if list(table.columns) != names or names != [plan.names[i] for i in column_order(plan, layout)] or len(table) != n:
+            raise ArtifactError(
+                f"{list_path} has columns {list(table.columns)} and {len(table)} rows; the manifest expects {names} and {n} rows"
+            )
+        tensors = {}
+        for info, i in zip(columns, column_order(plan, layout)):
+            text = table[info["name"]]
+            if i == plan.main and (plan.kind == "images" or details.get("paths") == "copied"):
+                check_members(directory, list_path, text, manifest)
+                full = str(directory) + "/" + text if (absolute or plan.kind == "images") else text
+                tensors[i] = tf.constant(full.to_numpy(dtype=object), tf.string)
+            else:
+                tensors[i] = parse(text, info, layout.leaves[i].spec, list_path)
+        self.slices = tuple(tensors[i] for i in range(len(layout.leaves)))
+        self.layout = layout
+        if plan.kind == "paths":
+            self.element = lambda *leaves: layout.pack(leaves)
         else:
-            tensors[i] = parse(text, info, layout.leaves[i].spec, list_path)
-    flat = tuple(tensors[i] for i in range(len(layout.leaves)))
-    if plan.kind == "paths":
-        ds = tf.data.Dataset.from_tensor_slices(layout.pack(flat))
-    else:
-        checks = _image_checks(directory, manifest, n) if checked else None
-        slices = flat if checks is None else flat + (checks,)
-        ds = map_plain(tf.data.Dataset.from_tensor_slices(slices), _decoder(layout, plan, details["image_format"], checks is not None))
-    return ds.apply(tf.data.experimental.assert_cardinality(n)).prefetch(tf.data.AUTOTUNE)
+            checks = _image_checks(directory, manifest, n) if checked else None
+            self.slices += () if checks is None else (checks,)
+            self.element = _decoder(layout, plan, details["image_format"], checks is not None)
+
+
+class _Rows:
+    """`open_rows`: each element's row gathered from the list, its image decoded by the same (traced) function `read` maps."""
+
+    def __init__(self, table: _Table):
+        self.table = table
+        self.decode = tf.function(table.element, autograph=False)
+
+    def elements(self, indices: np.ndarray) -> list:
+        rows = [tf.gather(t, indices) for t in self.table.slices]
+        out = []
+        for j in range(len(indices)):  # one file per element: reading and decoding it is the cost, not this loop
+            element = self.decode(*(r[j] for r in rows))
+            out.append(tf.nest.map_structure(lambda t: t.numpy(), element))
+        return out
 
 
 def _image_checks(directory: Path, manifest: Manifest, n: int) -> tf.Tensor | None:
