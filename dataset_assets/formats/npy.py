@@ -117,7 +117,7 @@ class _NpyFile:
         if self._gather is None:
             self._gather = BlockGather(self.reader, self.cache_bytes)
         data = self._gather.ranges(self.offset + lo * self.row_bytes, (hi - lo) * self.row_bytes)
-        return data.view(self.dtype).reshape(-1, *self.shape[1:])
+        return data.view(self.dtype).reshape(int((hi - lo).sum()), *self.shape[1:])  # the count, not -1: rows may hold 0 bytes
 
 
 class _NpyStream:

@@ -5,7 +5,7 @@ to the manifest's details. This package is the format's interface (`base.Format`
 kept apart by concern: `options` (option checking, which dtype is stored how, `parse_spec`),
 `wire` (the Example protobuf wire format, written with numpy a block at a time), `crc` (the
 TFRecord checksums), `framing` (the record index, checked before TensorFlow reads a file),
-`shards` (which file a block goes to), `writer` and `reader`.
+`shards` (which file a block goes to), `writer`, `reader` and `records` (random access).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 from . import framing
 from .options import DEFAULT_SHARD_BYTES, NAME, OPTIONS, check, parse_spec
 from .reader import read
+from .records import open_rows
 from .writer import write
 
 VERSION = 2  # 2: the record index (framing.INDEX), checked before TensorFlow reads a file
 STREAMS = True  # `read` takes `arrival=`: a remote version is read while its shards arrive
 FETCH_FIRST = (framing.INDEX,)  # fetched before the shards: each shard's framing is checked against it
 
-__all__ = ["DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "STREAMS", "VERSION", "check", "parse_spec", "read", "write"]
+__all__ = ["DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "STREAMS", "VERSION", "check", "open_rows", "parse_spec", "read", "write"]

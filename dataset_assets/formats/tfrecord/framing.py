@@ -52,7 +52,7 @@ def file_checker(directory: Path, manifest: Manifest, files: list[str], counts: 
         if manifest.format_version >= 2:
             raise ArtifactError(f"{directory}/{INDEX} is missing (the manifest does not list it); the artifact is damaged, re-create it with save()")
         return _walk
-    lengths = _read_index(directory, manifest)
+    lengths = read_index(directory, manifest)
     if len(counts) != len(files) or any(not isinstance(c, int) or c < 0 for c in counts) or sum(counts) != len(lengths):
         raise ArtifactError(
             f"{directory}: the manifest's records_per_file {counts!r} do not match the {len(lengths)} records of {INDEX} "
@@ -87,7 +87,7 @@ def _raise_block_damage(directory: Path, manifest: Manifest, path: str, framing_
         reader.close()
 
 
-def _read_index(directory: Path, manifest: Manifest) -> np.ndarray:
+def read_index(directory: Path, manifest: Manifest) -> np.ndarray:
     reader = open_member(directory, manifest, INDEX)
     try:
         lengths = np.load(io.BytesIO(reader.read_all()), allow_pickle=False)

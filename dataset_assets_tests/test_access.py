@@ -1,0 +1,137 @@
+"""`da.open`: random access gives exactly the elements `load` yields, in every format that offers it, checked and bounded."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dataset_assets as da
+from dataset_assets.storage.checksums import BLOCK_BYTES, CheckedFile, digest_bytes, unpack_crcs
+from dataset_assets.storage.gather import BlockGather
+from dataset_assets_tests.helpers import leaves, version_dir
+from dataset_assets_tests.test_roundtrip import CASES
+
+RANDOM_ACCESS = ("npy", "hdf5", "tfrecord")
+
+
+def numpy_leaves(element) -> list:
+    """What `helpers.leaves` gives for a loaded element, from the NumPy values `open` returns."""
+    out = []
+    for x in tf.nest.flatten(element, expand_composites=False):
+        if isinstance(x, tf.RaggedTensor):
+            out.append(("ragged", x.to_list(), x.ragged_rank, x.dtype.name))
+        else:
+            value = np.asarray(x, dtype=object) if isinstance(x, bytes) or getattr(x, "dtype", None) == object else np.asarray(x)
+            out.append(value)
+    return out
+
+
+def assert_same(got, want, where) -> None:
+    for a, b in zip(numpy_leaves(got), leaves(want)):
+        if isinstance(b, np.ndarray):
+            assert (a.dtype, a.shape) == (b.dtype, b.shape), where
+            assert a.tolist() == b.tolist() if b.dtype == object else a.tobytes() == b.tobytes(), where
+        else:
+            assert a == b, where
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - {"large_4mb", "large_variable"}))
+@pytest.mark.parametrize("fmt", RANDOM_ACCESS)
+def test_every_element_by_index_equals_what_load_yields(tmp_path, fmt, case):
+    da.save(CASES[case](), tmp_path / "art", format=fmt)
+    loaded = list(da.load(tmp_path / "art"))
+    art = da.open(tmp_path / "art")
+    assert len(art) == len(loaded) and art.element_spec == da.load(tmp_path / "art").element_spec
+    order = list(range(len(loaded)))[::-1]
+    for i, got in zip(order, art[order]):  # several at once, in the order asked
+        assert_same(got, loaded[i], (fmt, case, i))
+    for i in range(len(loaded)):
+        assert_same(art[i], loaded[i], (fmt, case, i))
+        assert_same(art[i - len(loaded)], loaded[i], (fmt, case, "negative", i))
+
+
+def _images(n=50):
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 255, (n, 6, 5, 3), dtype=np.uint8), np.arange(n)
+
+
+@pytest.mark.parametrize("options", [{}, {"num_shards": 3}, {"shard_bytes": 4096}])
+def test_tfrecord_finds_records_in_every_shard_layout(tmp_path, options):
+    images, labels = _images()
+    da.save(tf.data.Dataset.from_tensor_slices({"image": images, "label": labels}), tmp_path / "t", format="tfrecord", **options)
+    art = da.open(tmp_path / "t")
+    for i in np.random.default_rng(0).integers(0, len(labels), 40):
+        e = art[int(i)]
+        assert e["label"] == i and np.array_equal(e["image"], images[i])
+
+
+def test_pathlist_images_by_index(tmp_path):
+    images, labels = _images()
+    da.save(tf.data.Dataset.from_tensor_slices({"image": images, "label": labels}), tmp_path / "p", format="pathlist")
+    art = da.open(tmp_path / "p")
+    for i, e in zip([49, 0, 7], art[[49, 0, 7]]):
+        assert e["label"] == i and e["image"].dtype == np.uint8 and np.array_equal(e["image"], images[i])
+    assert [int(e["label"]) for e in art[45:]] == [45, 46, 47, 48, 49]
+
+
+@pytest.mark.parametrize("fmt, options", [("tfdata", {}), ("tfrecord", {"compression": "GZIP"})])
+def test_a_format_without_random_access_is_named_with_the_ones_that_have_it(tmp_path, fmt, options):
+    da.save(tf.data.Dataset.range(5), tmp_path / "x", format=fmt, **options)
+    with pytest.raises(da.ArtifactError, match="no random access; npy, hdf5, pathlist and uncompressed tfrecord have it.*convert"):
+        da.open(tmp_path / "x")
+
+
+def test_bad_indices_are_refused_like_a_sequence(tmp_path):
+    da.save(tf.data.Dataset.range(5), tmp_path / "x", format="npy")
+    art = da.open(tmp_path / "x")
+    for bad in (5, -6):
+        with pytest.raises(IndexError, match="out of range.*5 elements"):
+            art[bad]
+    with pytest.raises(IndexError):
+        art[[0, 9]]
+    for bad in ("a", 1.5, [[0]], [True, False]):
+        with pytest.raises(TypeError, match="int, a slice or a list of ints"):
+            art[bad]
+    assert art[[]] == [] and [int(x) for x in art[::2]] == [0, 2, 4] and int(art[np.int32(3)]) == 3
+
+
+@pytest.mark.parametrize("fmt", ["npy", "tfrecord"])
+def test_a_flipped_byte_raises_naming_the_file_before_any_element(tmp_path, fmt):
+    values = np.arange(300_000, dtype=np.int64)  # 2.4 MB: three checksum blocks
+    da.save(tf.data.Dataset.from_tensor_slices(values), tmp_path / "x", format=fmt)
+    data = max((p for p in version_dir(tmp_path / "x").iterdir() if p.name != "manifest.json"), key=lambda p: p.stat().st_size)
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    data.write_bytes(bytes(raw))
+    art = da.open(tmp_path / "x")
+    assert int(art[0]) == 0  # the first block is intact
+    with pytest.raises(da.ArtifactError, match=f"{data.name}: bytes .* \\(block [0-9]+\\) do not match the checksum"):
+        art[150_000]
+    assert int(da.open(tmp_path / "x", checked=False)[0]) == 0
+
+
+def test_open_pins_one_version(tmp_path):
+    da.save(tf.data.Dataset.range(3), tmp_path / "x", format="npy")
+    art = da.open(tmp_path / "x")
+    first = art.manifest.version
+    da.save(tf.data.Dataset.range(10, 14), tmp_path / "x", format="npy", overwrite=True)
+    assert len(art) == 3 and [int(e) for e in art[:]] == [0, 1, 2] and art.manifest.version == first
+    assert [int(e) for e in da.open(tmp_path / "x")[:]] == [10, 11, 12, 13]
+    assert [int(e) for e in da.open(tmp_path / "x", version=first)[:]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("cache_blocks", [2, 3, 64])
+def test_block_gather_returns_every_range_whatever_the_cache_holds(tmp_path, cache_blocks):
+    rng = np.random.default_rng(cache_blocks)
+    data = rng.integers(0, 256, 5 * BLOCK_BYTES + 123, dtype=np.uint8).tobytes()
+    (tmp_path / "f").write_bytes(data)
+    crcs = unpack_crcs(digest_bytes(data).crc32c, "f")
+    gather = BlockGather(CheckedFile(str(tmp_path / "f"), len(data), crcs), cache_blocks * BLOCK_BYTES)
+    flat = np.frombuffer(data, np.uint8)
+    for trial in range(60):
+        k = int(rng.integers(0, 40))
+        lengths = np.full(k, int(rng.integers(0, BLOCK_BYTES + 5))) if trial % 2 else rng.integers(0, 70_000, k)
+        starts = np.array([rng.integers(0, len(data) - n + 1) for n in lengths], np.int64)
+        want = np.concatenate([flat[s : s + n] for s, n in zip(starts, lengths)]) if k else np.zeros(0, np.uint8)
+        assert np.array_equal(gather.ranges(starts, lengths), want), trial
+    with pytest.raises(da.ArtifactError, match="past its recorded size"):
+        gather.ranges(np.array([len(data) - 2]), np.array([4]))
