@@ -107,8 +107,9 @@ def shuffled_indices(elements: range, seed: int, batch: int) -> tf.data.Dataset:
     def one_epoch(draw):
         key = tf.stack([tf.constant(seed, tf.int64), draw])
         if count <= SHUFFLE_TABLE_MAX:
-            order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=key)
-            return tf.data.Dataset.from_tensor_slices(start + order).batch(batch)
+            order = start + tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=key)
+            # batches cut from the table, not `from_tensor_slices(order).batch`: that re-batches element by element
+            return tf.data.Dataset.range(0, count, batch).map(lambda a: order[a : a + batch])
         positions = tf.data.Dataset.range(count).batch(batch)
         return positions.map(lambda j: start + tf.random.experimental.index_shuffle(j, key, count - 1))
 

@@ -217,8 +217,9 @@ class _Bounds:
 def take_ranges(array, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Rows `lo[i]..hi[i]` of a stream array, concatenated in order: its own `ranges` where it has one (npy files).
 
-    Others (HDF5 datasets) are read once over the rows' span when it is dense enough, else as a
-    sorted selection of the distinct rows; either way numpy puts them back in the order asked.
+    Others (HDF5 datasets) are read in runs of whole chunks, the chunks that hold any of the rows
+    (a slice per run: libhdf5's cost per selected row is far above its cost per byte), and numpy
+    picks the rows out in the order asked.
     """
     if hasattr(array, "ranges"):
         return array.ranges(lo, hi)
@@ -226,11 +227,14 @@ def take_ranges(array, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     rows = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
     if not len(rows):
         return np.asarray(array[0:0])
-    low, high = int(rows.min()), int(rows.max()) + 1
-    if high - low <= 4 * len(rows):
-        return np.asarray(array[low:high])[rows - low]
-    distinct, where = np.unique(rows, return_inverse=True)
-    return np.asarray(array[distinct])[where]
+    per_chunk = max(int(getattr(array, "chunk_rows", 0) or 0), 1)
+    chunks = np.unique(rows // per_chunk)
+    runs = np.split(chunks, np.flatnonzero(np.diff(chunks) != 1) + 1)  # consecutive chunks: one read
+    first_rows = np.array([run[0] * per_chunk for run in runs], np.int64)
+    pieces = [np.asarray(array[int(a) : min(int(run[-1] + 1) * per_chunk, len(array))]) for a, run in zip(first_rows, runs)]
+    at = np.cumsum([0, *(len(p) for p in pieces[:-1])])
+    run = np.searchsorted(first_rows, rows, side="right") - 1
+    return np.concatenate(pieces)[at[run] + rows - first_rows[run]]
 
 
 def _expect_rows(arrays: Mapping[str, object], key: str, rows: int, col, unit: str = "rows") -> None:

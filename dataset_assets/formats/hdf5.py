@@ -204,6 +204,13 @@ class _Held:
     def __len__(self) -> int:
         return self.dataset.shape[0]
 
+    @property
+    def chunk_rows(self) -> int:
+        """Rows per HDF5 chunk (what libhdf5 reads and decompresses at once); about 1 MiB of rows if not chunked."""
+        if self.dataset.chunks:
+            return self.dataset.chunks[0]
+        return max((1 << 20) // max(self.dataset.dtype.itemsize * int(np.prod(self.dataset.shape[1:], dtype=np.int64)), 1), 1)
+
     def __getitem__(self, index):
         return self.dataset[index]
 

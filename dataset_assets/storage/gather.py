@@ -89,7 +89,7 @@ class BlockGather:
         if (lengths == lengths[0]).all():  # fixed-size rows: a windowed gather, no index per byte
             length = int(lengths[0])
             out = np.empty((len(starts), length), np.uint8)
-            out[inside] = np.lib.stride_tricks.sliding_window_view(self.arena, length)[at[inside]]
+            out[inside] = self._rows(at[inside], length)
             for k in np.flatnonzero(~inside).tolist():
                 self._across(int(starts[k]), out[k])
             return out.reshape(-1)
@@ -104,6 +104,17 @@ class BlockGather:
             self._across(int(starts[k]), out[int(out_at[k]) : int(out_at[k] + lengths[k])])
         return out
 
+    def _rows(self, at: np.ndarray, length: int) -> np.ndarray:
+        """The `length` bytes at each arena position, as rows; copied in words where every row is aligned to one."""
+        word = _word(length, at)
+        arena = self.arena.view(word)
+        at, width = at // word.itemsize, length // word.itemsize
+        phase = int(at[0] % width) if len(at) else 0
+        if len(at) and (at % width == phase).all():  # rows on one grid (power-of-two rows): a 2-D take, 5x faster
+            grid = arena[phase : phase + (len(arena) - phase) // width * width].reshape(-1, width)
+            return np.take(grid, (at - phase) // width, axis=0).view(np.uint8)
+        return np.lib.stride_tricks.sliding_window_view(arena, width)[at].view(np.uint8)
+
     def _across(self, pos: int, out: np.ndarray) -> None:
         """A range across a block boundary (rare: about one row in BLOCK_BYTES / row size): one piece per block."""
         end, dst = pos + len(out), 0
@@ -113,3 +124,12 @@ class BlockGather:
             src = int(self.slot_of[block]) * BLOCK_BYTES + pos - block * BLOCK_BYTES
             out[dst : dst + take] = self.arena[src : src + take]
             pos, dst = pos + take, dst + take
+
+
+def _word(length: int, positions: np.ndarray) -> np.dtype:
+    """The widest unsigned integer that divides the row length and every row's position."""
+    common = length | (int(np.bitwise_or.reduce(positions)) if len(positions) else 0)
+    for word in (np.uint64, np.uint32, np.uint16):
+        if common % np.dtype(word).itemsize == 0:
+            return np.dtype(word)
+    return np.dtype(np.uint8)
