@@ -19,7 +19,7 @@ from .fingerprint import Fingerprinter
 from .limits import BoundedFingerprinter, Limits
 from .loaded import LoadedDataset
 from .manifest import MANIFEST_NAME, Manifest, check_files, list_files, max_manifest_bytes, parse_manifest, scan_tree, to_jsonable
-from .selection import check_seed, element_range
+from .selection import buffer_shuffle, check_seed, element_range
 from .spec import spec_to_json
 from .storage import ArtifactStore, Location, Resolved, VersionInfo
 from .storage.cache import Arrival, fetch_version
@@ -195,8 +195,8 @@ def load(
     of the split) select elements, in order; see `dataset_assets.selection`. npy and hdf5 read only
     the selected part; the other formats read up to its end and drop what comes before.
     `shuffle_seed`: the selected elements in a random order, the same for the same seed and a new
-    one on each iteration: a global shuffle in npy, hdf5 and pathlist, a shuffle buffer of
-    `shuffle_buffer_size` elements over the saved order in tfrecord and tfdata (docs/reading.md).
+    one on each iteration: a global shuffle in npy, hdf5, pathlist and uncompressed tfrecord, a
+    shuffle buffer (`selection.buffer_shuffle`) over the saved order otherwise (docs/reading.md).
     (`dataset_assets.load`, of the recipes layer, adds `recipe=` on top of this.)
     """
     element_range(0, split, shard)  # a malformed split, shard or seed fails before anything is fetched
@@ -220,17 +220,8 @@ def load(
         dataset = dataset.skip(elements.start).take(len(elements))
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(elements)))
     if shuffle_seed is not None and not shuffles:
-        dataset = dataset.shuffle(shuffle_buffer_size(manifest), seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = buffer_shuffle(dataset, len(elements), manifest.total_bytes * len(elements) // max(manifest.num_elements, 1), shuffle_seed)
     return LoadedDataset(dataset, opened.directory, manifest)
-
-
-SHUFFLE_BUFFER_BYTES = 256 << 20
-
-
-def shuffle_buffer_size(manifest: Manifest) -> int:
-    """The shuffle buffer of formats read in their saved order (tfrecord, tfdata): ~256 MB of elements, 1,024 to all of them."""
-    per_element = max(manifest.total_bytes // max(manifest.num_elements, 1), 1)
-    return int(min(max(SHUFFLE_BUFFER_BYTES // per_element, 1024), max(manifest.num_elements, 1)))
 
 
 def read_manifest(path, *, version: str | None = None, storage_options: dict | None = None) -> Manifest:

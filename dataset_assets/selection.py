@@ -115,3 +115,17 @@ def shuffled_indices(elements: range, seed: int, batch: int) -> tf.data.Dataset:
 
     epochs = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     return epochs.flat_map(tf.autograph.experimental.do_not_convert(one_epoch))
+
+
+SHUFFLE_BUFFER_BYTES = 256 << 20
+
+
+def buffer_shuffle(dataset: tf.data.Dataset, num_elements: int, total_bytes: int, seed: int) -> tf.data.Dataset:
+    """The shuffle of formats read only in their saved order (tfdata, compressed tfrecord): a buffer of ~256 MB of elements.
+
+    At least 1,024 elements, at most all of them (then it is a uniform shuffle); reshuffled each
+    iteration, the same for the same seed. Its buffer is part of a checkpoint of the iterator.
+    """
+    per_element = max(total_bytes // max(num_elements, 1), 1)
+    size = int(min(max(SHUFFLE_BUFFER_BYTES // per_element, 1024), max(num_elements, 1)))
+    return dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)

@@ -14,7 +14,8 @@ import dataset_assets as da
 from dataset_assets.selection import SelectionError, element_range
 
 N = 61
-GLOBAL = ("npy", "hdf5", "pathlist")  # a uniform permutation; tfrecord and tfdata: a shuffle buffer
+GLOBAL = ("npy", "hdf5", "pathlist", "tfrecord")  # a uniform permutation; tfdata and compressed tfrecord: a shuffle buffer
+SAVED = {**{fmt: {"format": fmt} for fmt in da.FORMATS}, "tfrecord_gzip": {"format": "tfrecord", "compression": "GZIP"}}
 
 
 def _labelled(n=N):
@@ -25,8 +26,8 @@ def _labelled(n=N):
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     root = tmp_path_factory.mktemp("shuffle")
-    for fmt in da.FORMATS:
-        da.save(_labelled(), root / fmt, format=fmt)
+    for name, options in SAVED.items():
+        da.save(_labelled(), root / name, **options)
     return root
 
 
@@ -34,7 +35,7 @@ def _labels(dataset) -> list[int]:
     return [int(e["label"]) for e in dataset.as_numpy_iterator()]
 
 
-@pytest.mark.parametrize("fmt", da.FORMATS)
+@pytest.mark.parametrize("fmt", sorted(SAVED))
 def test_a_shuffled_load_holds_each_element_once_in_a_new_order_each_epoch(artifacts, fmt):
     loaded = da.load(artifacts / fmt, shuffle_seed=7)
     epochs = [_labels(loaded) for _ in range(3)]
@@ -48,7 +49,7 @@ def test_a_shuffled_load_holds_each_element_once_in_a_new_order_each_epoch(artif
 
 @settings(max_examples=40, deadline=None)
 @given(
-    fmt=st.sampled_from(GLOBAL),
+    fmt=st.sampled_from(sorted(SAVED)),
     split=st.sampled_from([None, "[:50%]", "[10:-10]", "[-7:]"]),
     shard=st.one_of(st.none(), st.integers(1, 5).flatmap(lambda k: st.tuples(st.just(k), st.integers(0, k - 1)))),
     seed=st.one_of(st.none(), st.integers(0, 2**63 - 1)),
@@ -89,7 +90,7 @@ print(json.dumps([int(e["label"]) for e in iterator]))
 """
 
 
-@pytest.mark.parametrize("fmt", ["npy", "tfrecord", "tfdata", "pathlist"])
+@pytest.mark.parametrize("fmt", ["npy", "tfrecord", "tfrecord_gzip", "tfdata", "pathlist"])
 @pytest.mark.parametrize("options", [{}, {"split": "[10%:90%]", "shard": [2, 1], "shuffle_seed": 5}], ids=["plain", "selected_shuffled"])
 def test_a_checkpointed_iterator_resumes_with_the_next_element_in_a_new_process(artifacts, tmp_path, fmt, options):
     kwargs = {**options, **({"shard": tuple(options["shard"])} if "shard" in options else {})}

@@ -10,14 +10,22 @@ TFRecord checksums), `framing` (the record index, checked before TensorFlow read
 
 from __future__ import annotations
 
-from . import framing
+from . import framing, reader
 from .options import DEFAULT_SHARD_BYTES, NAME, OPTIONS, check, parse_spec
-from .reader import read
-from .records import open_rows
+from .records import open_rows, read_selected
 from .writer import write
 
 VERSION = 2  # 2: the record index (framing.INDEX), checked before TensorFlow reads a file
 STREAMS = True  # `read` takes `arrival=`: a remote version is read while its shards arrive
 FETCH_FIRST = (framing.INDEX,)  # fetched before the shards: each shard's framing is checked against it
+RANGES = True  # `read` takes `elements=`: records found through the index, a slice reads its share
+SHUFFLES = True  # `read` takes `shuffle_seed=`: a global shuffle (in a buffer for compressed files)
 
-__all__ = ["DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "STREAMS", "VERSION", "check", "open_rows", "parse_spec", "read", "write"]
+
+def read(directory, manifest, layout, checked: bool = True, arrival=None, elements: range | None = None, shuffle_seed: int | None = None):
+    """The saved dataset: shard files in order through TensorFlow's reader, or, for a selection or a shuffle, records by index."""
+    if elements is None and shuffle_seed is None:
+        return reader.read(directory, manifest, layout, checked, arrival)
+    return read_selected(directory, manifest, layout, checked, arrival, elements, shuffle_seed)
+
+__all__ = ["DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "RANGES", "SHUFFLES", "STREAMS", "VERSION", "check", "open_rows", "parse_spec", "read", "write"]

@@ -84,13 +84,21 @@ def read(directory: Path, manifest: Manifest, layout: Layout, checked: bool = Tr
 
 def _decode(records: tf.data.Dataset, layout: Layout, names: list[str]) -> tf.data.Dataset:
     """Serialized Examples -> elements: one parse_example per batch, then the shared column decoding."""
+    return decode_batches(records.batch(record_batch(layout)), layout, names)
+
+
+def record_batch(layout: Layout) -> int:
+    return int(min(batch_size_for(layout, 4 << 20), 4096))
+
+
+def decode_batches(batches: tf.data.Dataset, layout: Layout, names: list[str]) -> tf.data.Dataset:
+    """Batches of serialized Examples (string vectors) -> elements."""
     spec = library_spec(layout, names)
-    batch = int(min(batch_size_for(layout, 4 << 20), 4096))
 
     def decode(serialized):
         return layout.decode_chunk(_to_streams(layout, names, tf.io.parse_example(serialized, spec), serialized))
 
-    ds = map_plain(records.batch(batch), decode).unbatch()
+    ds = map_plain(batches, decode).unbatch()
     if layout.needs_finish:
         ds = map_plain(ds, layout.finish_element)
     return ds

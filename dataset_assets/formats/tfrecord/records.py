@@ -1,11 +1,14 @@
-"""tfrecord random access (`dataset_assets.open`): any record found through the record index, parsed as `read` parses.
+"""tfrecord random access (`dataset_assets.open`, and `load`'s split, shard and shuffle): records found through the record index.
 
 The index (`framing.INDEX`) holds every record's length, file after file, so a record's place is
 a cumulative sum away; an element's file and record follow from how `shards` spread the blocks
 (block b of `block_length` records in file b % `cycle_length`, or files filled one after
 another). Records are read from checked, cached blocks (`storage.gather`), in one batch per
-file, and parsed by one traced `parse_example` for the whole request. Compressed files have no
-places to read from: `open_rows` returns None for them, and `open` says what has random access.
+file, and parsed by one traced `parse_example` for the whole request. `read_selected` serves
+`load(split=, shard=, shuffle_seed=)` the same way, a batch of indices at a time, so a slice
+reads its share and a shuffle is global. Compressed files have no places to read from:
+`open_rows` returns None for them (`open` says what has random access), and `read_selected`
+reads them whole, skips to the selection and shuffles in a buffer (`selection.buffer_shuffle`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from ...columns import Layout
 from ...errors import ArtifactError
 from ...manifest import Manifest, open_member
 from ...rows import decode_rows
+from ...selection import buffer_shuffle, shuffled_indices
 from ...storage.gather import BlockGather
 from .._columnar import RANDOM_CACHE_BYTES
-from . import framing
-from .reader import _to_streams, library_spec
+from . import framing, reader
+from .reader import _to_streams, decode_batches, library_spec, record_batch
 
 _HEAD = 12  # the 8-byte length and its 4-byte CRC before each record's data
 
@@ -32,6 +36,35 @@ def open_rows(directory: Path, manifest: Manifest, layout: Layout, checked: bool
     if details.get("compression"):
         return None
     return _Records(directory, manifest, layout, checked)
+
+
+def read_selected(
+    directory: Path, manifest: Manifest, layout: Layout, checked: bool, arrival, elements: range | None, shuffle_seed: int | None
+) -> tf.data.Dataset:
+    elements = range(manifest.num_elements) if elements is None else elements
+    if manifest.details.get("compression"):  # no record places: read in order up to the selection, shuffle in a buffer
+        ds = reader.read(directory, manifest, layout, checked, arrival).skip(elements.start).take(len(elements))
+        ds = ds if shuffle_seed is None else buffer_shuffle(ds, len(elements), manifest.total_bytes * len(elements) // max(manifest.num_elements, 1), shuffle_seed)
+        return ds.apply(tf.data.experimental.assert_cardinality(len(elements)))
+    if arrival is not None:
+        arrival.wait_all()
+    records = _Records(directory, manifest, layout, checked)
+    batch = record_batch(layout)
+
+    def batches() -> tf.data.Dataset:
+        if shuffle_seed is not None:
+            indices = shuffled_indices(elements, shuffle_seed, batch)
+        else:
+            indices = tf.data.Dataset.range(elements.start, elements.stop, batch).map(lambda a: tf.range(a, tf.minimum(a + batch, elements.stop)))
+        read = lambda i: tf.ensure_shape(tf.numpy_function(records.serialized, [i], tf.string, stateful=False), [None])  # noqa: E731
+        return indices.map(tf.autograph.experimental.do_not_convert(read), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    if layout.needs_split:  # as `reader.read`: one pipeline per leaf (each reads the same records in the same order), zipped
+        leaves = zip(layout.per_leaf(), layout.leaves)
+        ds = tf.data.Dataset.zip(layout.pack([decode_batches(batches(), sub, [c.name for c in leaf.columns]) for (sub, _), leaf in leaves]))
+    else:
+        ds = decode_batches(batches(), layout, [c.name for c in layout.columns])
+    return ds.apply(tf.data.experimental.assert_cardinality(len(elements))).prefetch(tf.data.AUTOTUNE)
 
 
 class _Records:
@@ -70,7 +103,8 @@ class _Records:
         file = block % self.cycle
         return file, self.first[file] + (block // self.cycle) * self.block + within
 
-    def elements(self, indices: np.ndarray) -> list:
+    def serialized(self, indices: np.ndarray) -> np.ndarray:
+        """The records (serialized Examples) of the elements `indices`, in that order, as an object array of bytes."""
         file, at = self._places(np.asarray(indices, np.int64))
         records = np.empty(len(indices), object)
         for k in np.unique(file).tolist():  # one gather per shard file
@@ -79,6 +113,10 @@ class _Records:
             data = self.files[k].ranges(self.starts[at[mine]], lengths).tobytes()
             ends = np.cumsum(lengths).tolist()
             records[mine] = [data[end - n : end] for end, n in zip(ends, lengths.tolist())]
+        return records
+
+    def elements(self, indices: np.ndarray) -> list:
+        records = self.serialized(indices)
         try:
             streams = self.parse(tf.constant(records.tolist() or [], tf.string))
         except tf.errors.InvalidArgumentError as e:
