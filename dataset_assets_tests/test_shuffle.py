@@ -105,3 +105,13 @@ def test_a_checkpointed_iterator_resumes_with_the_next_element_in_a_new_process(
     assert json.loads(out.stdout.strip().splitlines()[-1]) == rest
     wanted = list(element_range(N, options.get("split"), kwargs.get("shard")))
     assert sorted(seen + rest) == wanted and len(rest) == len(wanted) - 9
+
+
+def test_load_asset_and_recipes_pass_the_shuffle_through(artifacts, tmp_path):
+    from dataset_assets.home import write_stamp
+
+    write_stamp(artifacts / "npy")
+    by_name = _labels(da.load_asset("npy", base_dir=artifacts, shuffle_seed=11, split="[:20]"))
+    by_path = _labels(da.load(artifacts / "npy", shuffle_seed=11, split="[:20]", recipe={"steps": []}))
+    assert by_name == by_path == _labels(da.load(artifacts / "npy", shuffle_seed=11, split="[:20]"))
+    assert sorted(by_name) == list(range(20)) and by_name != list(range(20))
