@@ -135,3 +135,11 @@ def test_block_gather_returns_every_range_whatever_the_cache_holds(tmp_path, cac
         assert np.array_equal(gather.ranges(starts, lengths), want), trial
     with pytest.raises(da.ArtifactError, match="past its recorded size"):
         gather.ranges(np.array([len(data) - 2]), np.array([4]))
+
+
+def test_open_reads_a_remote_version_through_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATASET_ASSETS_CACHE", str(tmp_path / "cache"))
+    url = f"memory://open-test/{tmp_path.name}/x"
+    da.save(tf.data.Dataset.range(100).map(lambda i: {"i": i, "s": tf.strings.as_string(i)}), url, format="tfrecord")
+    art = da.open(url)
+    assert [int(e["i"]) for e in art[[99, 0, 42]]] == [99, 0, 42] and art[7]["s"] == b"7"
