@@ -14,6 +14,7 @@ Encoding and decoding run batched inside TensorFlow; Python sees one batch at a 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -62,8 +63,7 @@ class Column:
 
     def key(self, stream: str) -> str:
         """A file-system safe, unique name for one stream of this column."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)[:80]
-        return f"c{self.index:03d}.{safe}.{stream}"
+        return _stream_key(self.index, self.name, stream)
 
     def stream_dtype(self, stream: str) -> np.dtype:
         return self.storage_dtype if stream == "values" else np.dtype(np.int64)
@@ -285,6 +285,11 @@ class Layout:
         """A per-element map would turn ragged_rank-0 leaves into plain tensors (another element_spec)."""
         return self.needs_finish and len(self.leaves) > 1 and any(leaf.ragged_rank == 0 for leaf in self.leaves)
 
+    @functools.cached_property
+    def leaf_layouts(self) -> list[tuple["Layout", dict[str, str]]]:
+        """`per_leaf`, built once."""
+        return list(self.per_leaf())
+
     def per_leaf(self) -> Iterator[tuple["Layout", dict[str, str]]]:
         """A layout per leaf, with the map from its stream keys to this layout's."""
         for leaf in self.leaves:
@@ -293,6 +298,12 @@ class Layout:
 
     def pack(self, leaves):
         return tf.nest.pack_sequence_as(self.element_spec, list(leaves), expand_composites=False)
+
+
+@functools.lru_cache(maxsize=4096)  # random access asks for the keys of every column on every read
+def _stream_key(index: int, name: str, stream: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
+    return f"c{index:03d}.{safe}.{stream}"
 
 
 def _value_streams(col: Column, values: tf.Tensor) -> dict:

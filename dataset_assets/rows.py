@@ -3,8 +3,9 @@
 `Layout.decode_chunk` does this inside TensorFlow for `load`; one TensorFlow op costs tens of
 microseconds eagerly, so `dataset_assets.open` decodes with numpy instead: fixed-shape leaves
 are rows of their values stream, variable-shape ones are cut by their shapes stream, strings
-by their lengths (as `bytes`, as `.numpy()` gives them). Ragged leaves keep their structure only
-as a `tf.RaggedTensor`, so they alone go through `decode_chunk`.
+by their lengths (as `bytes`, as `.numpy()` gives them). Ragged leaves (ragged_rank 1 and up) keep
+their structure only as a `tf.RaggedTensor`, so they alone go through `decode_chunk`; an element of
+ragged_rank 0 is a tensor whose shape varies, an array here.
 """
 
 from __future__ import annotations
@@ -17,29 +18,61 @@ from .columns import COUNT, Column, Layout
 
 def decode_rows(layout: Layout, streams: dict) -> list:
     """`streams` ({COUNT: k, stream key: rows}) -> the k elements, each in the element_spec's structure."""
-    count = int(streams[COUNT])
-    per_leaf = []
-    for leaf, (sub, keys) in zip(layout.leaves, layout.per_leaf()):
-        if leaf.ragged_rank is not None:
-            batch = sub.decode_chunk({COUNT: tf.constant(count, tf.int64), **{k: tf.constant(streams[v]) for k, v in keys.items()}})
-            per_leaf.append([batch[j] for j in range(count)])
-        else:
-            per_leaf.append(_dense(leaf.columns[0], streams, count))
-    return [layout.pack([values[j] for values in per_leaf]) for j in range(count)]
+    return RowDecoder.of(layout).decode(streams)
 
 
-def _dense(col: Column, streams: dict, count: int):
+class RowDecoder:
+    """What to do with each leaf's streams, worked out once per layout: a read of one element costs microseconds."""
+
+    _built: dict[int, "RowDecoder"] = {}
+
+    @classmethod
+    def of(cls, layout: Layout) -> "RowDecoder":
+        found = cls._built.get(id(layout))
+        if found is None or found.layout is not layout:
+            found = cls._built[id(layout)] = cls(layout)
+        return found
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        self.leaves = []
+        for leaf, (sub, keys) in zip(layout.leaves, layout.leaf_layouts):
+            col = leaf.columns[0]
+            if leaf.ragged_rank:  # ragged_rank 0 is a tensor of varying shape: numpy, as a dense leaf
+                self.leaves.append(("ragged", sub, keys))
+            else:
+                view = tf.bfloat16.as_numpy_dtype if col.dtype == tf.bfloat16 else None
+                shapes = None if col.fixed else col.key("shapes")
+                lengths = col.key("lengths") if col.is_string else None
+                self.leaves.append(("dense", col.key("values"), (shapes, lengths, view, tuple(col.shape), len(col.shape))))
+
+    def decode(self, streams: dict) -> list:
+        count = int(streams[COUNT])
+        per_leaf = []
+        for kind, a, b in self.leaves:
+            if kind == "ragged":
+                batch = a.decode_chunk({COUNT: tf.constant(count, tf.int64), **{k: tf.constant(streams[v]) for k, v in b.items()}})
+                per_leaf.append([batch[j] for j in range(count)])
+            else:
+                per_leaf.append(_dense(streams, count, a, *b))
+        if count == 1:
+            return [self.layout.pack([values[0] for values in per_leaf])]
+        return [self.layout.pack([values[j] for values in per_leaf]) for j in range(count)]
+
+
+def _dense(streams: dict, count: int, values_key: str, shapes_key, lengths_key, view, shape: tuple, rank: int):
     """One dense leaf's values for each of the `count` elements: an array of rows, or a list where shapes vary."""
-    values = np.asarray(streams[col.key("values")])
-    if col.is_string:
-        values = _strings(values, np.asarray(streams[col.key("lengths")], np.int64))
-    elif col.dtype == tf.bfloat16:
-        values = values.view(tf.bfloat16.as_numpy_dtype)
-    if col.fixed:
-        return values.reshape(count, *col.shape)
-    shapes = np.asarray(streams[col.key("shapes")], np.int64).reshape(count, len(col.shape))
-    ends = np.cumsum(np.prod(shapes, axis=1))
-    return [values[end - size : end].reshape(shape) for end, size, shape in zip(ends, np.prod(shapes, axis=1), shapes)]
+    values = streams[values_key]
+    if lengths_key is not None:
+        values = _strings(np.asarray(values), np.asarray(streams[lengths_key], np.int64))
+    elif view is not None:
+        values = np.asarray(values).view(view)
+    if shapes_key is None:
+        return np.asarray(values).reshape(count, *shape)
+    shapes = np.asarray(streams[shapes_key], np.int64).reshape(count, rank)
+    sizes = np.prod(shapes, axis=1)
+    ends = np.cumsum(sizes)
+    return [values[end - size : end].reshape(dims) for end, size, dims in zip(ends.tolist(), sizes.tolist(), shapes)]
 
 
 def _strings(blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:

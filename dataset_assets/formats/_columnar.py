@@ -192,6 +192,8 @@ class _Bounds:
     def take(self, keys: list[str], indices: np.ndarray) -> list:
         """[count, then each stream's rows for the elements `indices`, in that order]: what `slice` gives for a range."""
         indices = np.asarray(indices, np.int64)
+        if len(indices) == 1:
+            return self._take_one(keys, int(indices[0]))
         out = [np.int64(len(indices))]
         for key in keys:
             per = self.per_element.get(key)
@@ -204,6 +206,21 @@ class _Bounds:
                 out.append(np.array(take_ranges(self.arrays[key], bo[lo], bo[hi]).tobytes(), dtype=object))
             else:
                 out.append(take_ranges(self.arrays[key], lo, hi))
+        return out
+
+    def _take_one(self, keys: list[str], i: int) -> list:
+        """`take` of one element, on Python ints (numpy's steps on arrays of one cost more than the read)."""
+        out = [np.int64(1)]
+        for key in keys:
+            per = self.per_element.get(key)
+            lo, hi = (i * per, (i + 1) * per) if per is not None else (int(self.offsets[key][i]), int(self.offsets[key][i + 1]))
+            bo = self.byte_offsets.get(key)
+            array = self.arrays[key]
+            rows = getattr(array, "rows", None)  # npy: from cached blocks; HDF5: a plain slice
+            if bo is not None:
+                lo, hi = int(bo[lo]), int(bo[hi])
+            data = rows(lo, hi) if rows is not None else np.asarray(array[lo:hi])
+            out.append(np.array(data.tobytes(), dtype=object) if bo is not None else data)
         return out
 
     def slice(self, key: str, a: int, b: int) -> np.ndarray:

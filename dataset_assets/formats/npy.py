@@ -112,6 +112,12 @@ class _NpyFile:
         return np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:])
 
 
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows `lo..hi` for random access, from cached, checked blocks."""
+        if self._gather is None:
+            self._gather = BlockGather(self.reader, self.cache_bytes)
+        return self._gather.one(self.offset + lo * self.row_bytes, (hi - lo) * self.row_bytes).view(self.dtype).reshape(hi - lo, *self.shape[1:])
+
     def ranges(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Rows `lo[i]..hi[i]` for every i, concatenated: scattered reads served from cached, checked blocks."""
         if self._gather is None:

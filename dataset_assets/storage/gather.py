@@ -40,6 +40,8 @@ class BlockGather:
     def ranges(self, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The bytes of every range `starts[i]..starts[i] + lengths[i]`, concatenated in the order given (uint8)."""
         starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+        if len(starts) == 1:  # one element of `open`: the same steps on Python ints, ~10x faster than numpy's on arrays of one
+            return self.one(int(starts[0]), int(lengths[0]))
         total = int(lengths.sum())
         if total == 0:
             return np.zeros(0, np.uint8)
@@ -61,6 +63,23 @@ class BlockGather:
             self._load(needed)
             return self._copy(starts, lengths, first, last, total)
 
+    def one(self, start: int, length: int) -> np.ndarray:
+        """The `length` bytes at `start` (uint8): `ranges` of a single range."""
+        if length == 0:
+            return np.zeros(0, np.uint8)
+        first, last = start // BLOCK_BYTES, (start + length - 1) // BLOCK_BYTES
+        if start < 0 or start + length > self.reader.size or last - first + 1 > self.capacity:
+            return np.frombuffer(self.reader.read(start, length), np.uint8).copy()  # raises past the end, naming the file
+        with self.lock:
+            if first != last or self.slot_of[first] < 0:
+                self._load(np.arange(first, last + 1))
+            if first == last:
+                at = int(self.slot_of[first]) * BLOCK_BYTES + start - first * BLOCK_BYTES
+                return self.arena[at : at + length].copy()
+            out = np.empty(length, np.uint8)
+            self._across(start, out)
+            return out
+
     def _load(self, needed: np.ndarray) -> None:
         """Make every block in `needed` resident, evicting (round robin) only blocks this request does not use."""
         missing = needed[self.slot_of[needed] < 0]
@@ -80,6 +99,7 @@ class BlockGather:
             self.arena[slot * BLOCK_BYTES : slot * BLOCK_BYTES + len(data)] = np.frombuffer(data, np.uint8)
             self.block_in[slot], self.slot_of[block] = block, slot
             keep[slot] = True
+            self.next_victim = (slot + 1) % self.capacity  # round robin: the empty slots first, then the oldest
 
     def _copy(self, starts, lengths, first, last, total: int) -> np.ndarray:
         """Gather the bytes from the arena: ranges inside one block by indexing, ranges across blocks piece by piece."""
