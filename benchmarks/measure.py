@@ -101,6 +101,10 @@ def _prepare(task: dict):
         from . import memory
 
         return memory.prepare(task)
+    if op.startswith("random_"):
+        from . import random_access
+
+        return random_access.prepare(task)
     from . import methods, workloads
 
     method = methods.BY_NAME[task["method"]]

@@ -7,18 +7,20 @@ process, so the parent that plans and reports stays light.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from .workloads import WORKLOADS
 
 IMAGES_ONLY = ("images",)
+FIXED_SHAPE = ("numeric", "images")
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str  # "ours" or "baseline"
+    kind: str  # "ours", "baseline" or "peer" (another library's format)
     workloads: tuple[str, ...] = WORKLOADS
     write: str | None = None  # "module:function" taking (source, path, workload)
     read: str | None = None  # "module:function" taking (path or arrays, workload) -> batched dataset
@@ -54,6 +56,16 @@ METHODS = [
            source="arrays", imports=("keras",), note="PIL loop into class folders; keras image_dataset_from_directory"),
     Method("png_parallel", "baseline", IMAGES_ONLY, read="benchmarks.baselines:png_parallel_read", reads_from="keras_png",
            note="the same PNG files: list_files + map(decode_png, AUTOTUNE)"),
+    Method("array_record", "peer", write="benchmarks.peers:array_record_write", read="benchmarks.peers:array_record_read", source="arrays",
+           imports=("array_record.python.array_record_module",),
+           note="ArrayRecordWriter (defaults: group_size:1, zstd:3), one record per element: numeric/images a raw row "
+                "(np.frombuffer per batch), mixed a tf.train.Example (parse_example per batch); reader.read(start, end) per batch into from_generator"),
+    Method("hf_datasets", "peer", write="benchmarks.peers:hf_write", read="benchmarks.peers:hf_numpy_read", source="arrays",
+           imports=("datasets",), note="Dataset.from_dict(Arrow columns) + save_to_disk; load_from_disk.with_format('numpy').iter(batch_size) "
+                                       "into from_generator (ints widened to int64 by datasets, cast back): its fastest TF route here"),
+    Method("hf_to_tf", "peer", FIXED_SHAPE, read="benchmarks.peers:hf_to_tf_read", reads_from="hf_datasets", imports=("datasets",),
+           note="the same files: load_from_disk.to_tf_dataset(batch_size); images come out int64; mixed not held: its default "
+                "collator np.stack's the ragged tokens and rejects the binary names"),
 ]
 BY_NAME = {m.name: m for m in METHODS}
 
@@ -62,6 +74,15 @@ def format_available(name: str) -> bool:
     """Whether the library's format module (or package) exists yet (formats land one by one); a file check, so the parent never imports TF."""
     formats = Path(__file__).resolve().parents[1] / "dataset_assets" / "formats"
     return (formats / f"{name}.py").is_file() or (formats / name / "__init__.py").is_file()
+
+
+def peer_missing(method: Method) -> str | None:
+    """The package a peer needs that is not installed (find_spec of the top-level name imports nothing), else None."""
+    for module in method.imports:
+        top = module.partition(".")[0]
+        if importlib.util.find_spec(top) is None:
+            return top
+    return None
 
 
 def resolve(ref: str):

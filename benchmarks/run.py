@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from . import measure, memory, report, workloads
-from .methods import METHODS, format_available
+from .methods import METHODS, format_available, peer_missing
 
 
 def _versions() -> dict:
@@ -90,6 +90,9 @@ def run_main(args, work: Path, results: dict, save) -> None:
             results["rows"] = [r for r in results["rows"] if (r["workload"], r["method"]) != (wl, m.name)] + [row]
             if m.kind == "ours" and not format_available(m.name):
                 row["error"] = "format not in dataset_assets/formats yet"
+                continue
+            if m.kind == "peer" and peer_missing(m):
+                row["error"] = f"{peer_missing(m)} not installed (pip install -e '.[bench]')"
                 continue
             path = wdir / (m.reads_from or m.name)
             base = {"workload": wl, "n": n, "method": m.name, "path": str(path), "patch": args.patch}
