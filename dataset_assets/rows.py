@@ -70,6 +70,8 @@ def _dense(streams: dict, count: int, values_key: str, shapes_key, lengths_key, 
     if shapes_key is None:
         return np.asarray(values).reshape(count, *shape)
     shapes = np.asarray(streams[shapes_key], np.int64).reshape(count, rank)
+    if count == 1:  # one element (`open`'s art[i]): all its values, in its shape
+        return [values.reshape(shapes[0])]
     sizes = np.prod(shapes, axis=1)
     ends = np.cumsum(sizes)
     return [values[end - size : end].reshape(dims) for end, size, dims in zip(ends.tolist(), sizes.tolist(), shapes)]
@@ -77,7 +79,10 @@ def _dense(streams: dict, count: int, values_key: str, shapes_key, lengths_key, 
 
 def _strings(blob: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     data = blob.item() if blob.dtype == object else blob.tobytes()
-    ends = np.cumsum(lengths).tolist()
     out = np.empty(len(lengths), object)
+    if len(lengths) == 1:  # one string: the whole blob
+        out[0] = data
+        return out
+    ends = np.cumsum(lengths).tolist()
     out[:] = [data[end - length : end] for end, length in zip(ends, lengths.tolist())]
     return out
