@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .columns import COUNT, Column, Layout
+from .columns import COUNT, Layout
 
 
 def decode_rows(layout: Layout, streams: dict) -> list:

@@ -12,6 +12,7 @@ import numbers
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..columns import COUNT, Layout, batch_size_for, iter_batches
 from ..errors import ArtifactError, UnsupportedDatasetError
 from ..manifest import Manifest, open_member, safe_member, scan_tree
 from ..progress import Progress
+from ..storage.checksums import Hasher
 from .base import Written, unknown_options
 
 NAME = "tfdata"
@@ -43,18 +45,150 @@ def check(layout: Layout, options: dict) -> dict:
 def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: dict, fingerprinter) -> Written:
     target = directory / SUBDIR
     progress = Progress(f"save tfdata {directory.name}", dataset.cardinality())
-    dataset, failures = _ending_at_source_error(dataset, layout)
-    tapped = _fingerprinted(dataset, layout, fingerprinter, progress)
-    _save(tapped if tapped is not None else dataset, target, options)
-    if failures:
-        raise failures[0]  # the source's own error, as the other formats raise it
-    if tapped is None:
+    digests: dict = {}
+    if _plain_records(layout, options):
+        # the source goes to TF's save untouched; the file written is then read once, for its checksums and the fingerprint
+        _save(dataset, target, options)
+        tapped, digests = None, _scan_written(directory, target, layout, fingerprinter, progress)
+        if digests is None:  # not the file layout expected: start the fingerprint again, reading back through TF below
+            digests = {}
+            fingerprinter.__init__(*_fingerprinter_args(fingerprinter))  # the same object the caller holds, its state reset
+    else:
+        dataset, failures = _ending_at_source_error(dataset, layout)
+        tapped = _fingerprinted(dataset, layout, fingerprinter, progress)
+        _save(tapped if tapped is not None else dataset, target, options)
+        if failures:
+            raise failures[0]  # the source's own error, as the other formats raise it
+    if tapped is None and not digests:
         # TF's save iterates the dataset itself, out of our sight: fingerprint what was written instead
         for batch in iter_batches(_load(target, layout.element_spec, options), layout):
             fingerprinter.update(batch)
             progress.update(int(batch[COUNT]), sum(a.nbytes for a in batch.values()))
     progress.done()
-    return Written(details={"path": SUBDIR, "compression": options["compression"], "num_shards": options["num_shards"]})
+    return Written(details={"path": SUBDIR, "compression": options["compression"], "num_shards": options["num_shards"]}, digests=digests)
+
+
+# --- fingerprinting the snapshot file itself (fixed-shape numeric elements, one shard, uncompressed) ----------
+#
+# TF's snapshot writer (Dataset.save, TF 2.x) stores each element as one TFRecord record per component,
+# in tf.nest.flatten order: length (8), its CRC (4), a TensorProto, the data's CRC (4). For a fixed-shape
+# numeric component the TensorProto is a constant header (dtype, shape) followed by `tensor_content`, the
+# value's raw little-endian bytes, so every element takes the same number of bytes. The file is read once,
+# in chunks: the block checksums and SHA-256 of the file (the manifest's, so the file is not read again)
+# and the content fingerprint of the raw values. Every record's framing and header is compared with the
+# first element's; anything else than this exact layout (another TF, several files) is read back through
+# TF's own reader instead, as for the other layouts. Measured on 200,000 x 64 float32 + int64: the batch /
+# hash / unbatch tap cost ~1.5 us per element on TF's save path (1.03-1.07 s CPU against TF's 0.71-0.86 s).
+
+_POD = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.bool, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64)
+_CHUNK_BYTES = 8 << 20
+
+
+def _plain_records(layout: Layout, options: dict) -> bool:
+    if options["num_shards"] != 1 or options["compression"] is not None:
+        return False
+    for leaf in layout.leaves:
+        col = leaf.columns[0]
+        if leaf.ragged_rank is not None or not col.fixed or col.empty or col.dtype not in _POD or len(leaf.columns) != 1:
+            return False
+    return True
+
+
+def _fingerprinter_args(fingerprinter) -> tuple:
+    return (fingerprinter.layout, fingerprinter.limits) if hasattr(fingerprinter, "limits") else (fingerprinter.layout,)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _content_start(payload: bytes, dtype: tf.DType, nbytes: int) -> int | None:
+    """Where the raw value starts in a TensorProto of `dtype` whose last field is `nbytes` of tensor_content; None otherwise."""
+    pos, seen_dtype = 0, False
+    try:
+        while pos < len(payload):
+            key, pos = _varint(payload, pos)
+            field, wire = key >> 3, key & 7
+            if wire == 0:
+                value, pos = _varint(payload, pos)
+                if field == 1:
+                    seen_dtype = value == dtype.as_datatype_enum
+            elif wire == 2:
+                length, pos = _varint(payload, pos)
+                if field == 4:
+                    return pos if seen_dtype and length == nbytes and pos + length == len(payload) else None
+                pos += length
+            else:
+                return None
+    except ValueError:
+        return None
+    return None
+
+
+def _scan_written(directory: Path, target: Path, layout: Layout, fingerprinter, progress: Progress) -> dict | None:
+    """Checksums of the one snapshot file, the elements in it fingerprinted; None if it is not laid out as expected."""
+    files = sorted(target.glob("*/*.shard/*.snapshot"))
+    others = [p for p in target.rglob("*") if p.is_file() and p not in files and p.parent != target]
+    if len(files) != 1 or others:
+        return None
+    path = files[0]
+    cols = [leaf.columns[0] for leaf in layout.leaves]
+    sizes = [int(np.prod(col.shape, dtype=np.int64)) * tf.as_dtype(col.dtype).size for col in cols]
+    size = path.stat().st_size
+    with open(path, "rb") as f, ThreadPoolExecutor(2) as pool:
+        # beside the fingerprint, in threads (hashlib and the CRC release the GIL): the file's own checksums, and
+        # an fsync that writes the file back while it is hashed, so the commit's sync finds little left to do
+        synced = pool.submit(os.fsync, f.fileno())
+        hashed = None
+        head = f.read(min(size, sum(sizes) + 1024 * len(cols) + (1 << 16)))  # the first element, whole
+        f.seek(0)
+        # the first element: one record per component, its content's place in the record
+        pos, places = 0, []
+        for col, nbytes in zip(cols, sizes):
+            if pos + 12 > len(head):
+                return None
+            length = int(np.frombuffer(head, "<u8", 1, pos)[0])
+            start = _content_start(head[pos + 12 : pos + 12 + length], tf.as_dtype(col.dtype), nbytes) if pos + 16 + length <= len(head) else None
+            if start is None:
+                return None
+            places.append((pos, pos + 12 + start, pos + 12 + start + nbytes))  # record start, content start, content end
+            pos += 16 + length
+        element = pos
+        if size % element:
+            return None
+        template = np.frombuffer(head[:element], np.uint8)
+        per_chunk = max(1, _CHUNK_BYTES // element)
+        hasher, keys = Hasher(), [col.key("values") for col in cols]
+        for first in range(0, size // element, per_chunk):
+            data = f.read(per_chunk * element)
+            if len(data) % element:
+                return None
+            if hashed is not None:
+                hashed.result()
+            hashed = pool.submit(hasher.update, data)  # in order: one chunk at a time
+            rows = np.frombuffer(data, np.uint8).reshape(-1, element)
+            batch = {COUNT: np.int64(len(rows))}
+            for (record, content, end), key in zip(places, keys):
+                # framing and header constant; the data CRC (4 bytes after the content) TF checks when reading
+                if not (rows[:, record:content] == template[record:content]).all():
+                    return None
+                batch[key] = np.ascontiguousarray(rows[:, content:end])
+            fingerprinter.update(batch)
+            progress.update(len(rows), len(data))
+        if hashed is not None:
+            hashed.result()
+        synced.result()
+        if f.read(1):
+            return None
+    return {path.relative_to(directory).as_posix(): hasher.digest()}
 
 
 def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout) -> tuple[tf.data.Dataset, list]:
@@ -178,10 +312,14 @@ def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
 
     @tf.autograph.experimental.do_not_convert
     def reader_func(datasets: tf.data.Dataset) -> tf.data.Dataset:
-        # one shard per cycle slot, one element each in turn: the saved order; shards read in parallel
-        return datasets.interleave(
-            tf.autograph.experimental.do_not_convert(lambda shard: shard), cycle_length=shards, block_length=1, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
+        # One shard per cycle slot, one element each in turn: the saved order. Sequential on purpose:
+        # a parallel interleave (TF's default reader_func, and ours before) hands every single element
+        # from a reader thread to the consumer, which cost 2x to 8x the sequential read of 200,000
+        # small elements here and varied 5x between runs (1.0-1.3 s sequential, 2.1-10.5 s parallel).
+        shard = tf.autograph.experimental.do_not_convert(lambda shard: shard)
+        if shards == 1:
+            return datasets.flat_map(shard)
+        return datasets.interleave(shard, cycle_length=shards, block_length=1)
 
     try:
         return tf.data.Dataset.load(_glob_free(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)

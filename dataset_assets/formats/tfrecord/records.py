@@ -64,7 +64,7 @@ def read_selected(
         ds = tf.data.Dataset.zip(layout.pack([decode_batches(batches(), sub, [c.name for c in leaf.columns]) for (sub, _), leaf in leaves]))
     else:
         ds = decode_batches(batches(), layout, [c.name for c in layout.columns])
-    return ds.apply(tf.data.experimental.assert_cardinality(len(elements))).prefetch(tf.data.AUTOTUNE)
+    return ds.apply(tf.data.experimental.assert_cardinality(len(elements)))  # no prefetch of single elements (see reader)
 
 
 class _Records:
