@@ -16,22 +16,11 @@ import tensorflow as tf
 from .columns import COUNT, Layout
 
 
-def decode_rows(layout: Layout, streams: dict) -> list:
-    """`streams` ({COUNT: k, stream key: rows}) -> the k elements, each in the element_spec's structure."""
-    return RowDecoder.of(layout).decode(streams)
-
-
 class RowDecoder:
-    """What to do with each leaf's streams, worked out once per layout: a read of one element costs microseconds."""
+    """What to do with each leaf's streams, worked out once per opened artifact: a read of one element costs microseconds.
 
-    _built: dict[int, "RowDecoder"] = {}
-
-    @classmethod
-    def of(cls, layout: Layout) -> "RowDecoder":
-        found = cls._built.get(id(layout))
-        if found is None or found.layout is not layout:
-            found = cls._built[id(layout)] = cls(layout)
-        return found
+    `decode(streams)` ({COUNT: k, stream key: rows}) -> the k elements, each in the element_spec's structure.
+    """
 
     def __init__(self, layout: Layout):
         self.layout = layout

@@ -11,7 +11,7 @@ from ..columns import COUNT, Layout, iter_batches, map_plain
 from ..errors import ArtifactError
 from ..fingerprint import Fingerprinter
 from ..progress import Progress
-from ..rows import decode_rows
+from ..rows import RowDecoder
 from ..selection import shuffled_indices
 
 CHUNK_BYTES = 8 << 20
@@ -118,13 +118,14 @@ class ColumnRows:
         self.layout, self.num_elements = layout, num_elements
         self.bounds = _Bounds(layout, arrays, num_elements)
         self.keys = [col.key(s) for col, s in layout.stream_keys()]
+        self.decoder = RowDecoder(layout)
 
     def streams(self, indices: np.ndarray) -> dict:
         """{COUNT: k, stream key: its rows for the elements `indices`, in that order}."""
         return dict(zip([COUNT, *self.keys], self.bounds.take(self.keys, indices)))
 
     def elements(self, indices: np.ndarray) -> list:
-        return decode_rows(self.layout, self.streams(indices))
+        return self.decoder.decode(self.streams(indices))
 
 
 def _tf_stream_dtype(col, stream):

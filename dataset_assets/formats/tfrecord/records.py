@@ -21,7 +21,7 @@ import tensorflow as tf
 from ...columns import Layout
 from ...errors import ArtifactError
 from ...manifest import Manifest, open_member
-from ...rows import decode_rows
+from ...rows import RowDecoder
 from ...selection import buffer_shuffle, shuffled_indices
 from ...storage.gather import BlockGather
 from .._columnar import RANDOM_CACHE_BYTES
@@ -86,6 +86,7 @@ class _Records:
             self.starts[first : first + count] = np.cumsum(framed) - framed + _HEAD
             share = RANDOM_CACHE_BYTES * sizes[name] // max(sum(sizes.get(n, 0) for n in self.names), 1)
             self.files.append(BlockGather(open_member(directory, manifest, name, checked), max(share, 4 << 20)))
+        self.decoder = RowDecoder(layout)
         columns = [c.name for c in layout.columns]
         spec = library_spec(layout, columns)
         self.parse = tf.function(
@@ -121,7 +122,7 @@ class _Records:
             streams = self.parse(tf.constant(records.tolist() or [], tf.string))
         except tf.errors.InvalidArgumentError as e:
             raise ArtifactError(f"{self.names}: a record does not parse as the saved features ({e.message.splitlines()[0]}); the artifact is damaged") from None
-        return decode_rows(self.layout, {k: _plain(v) for k, v in streams.items()})
+        return self.decoder.decode({k: _plain(v) for k, v in streams.items()})
 
 
 def _plain(t: tf.Tensor):
