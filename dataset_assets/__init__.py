@@ -15,6 +15,7 @@ from .formats import FORMATS
 from .catalog import load_asset
 from .integrity import VerifyReport, verify
 from .manifest import Manifest
+from .parts import commit_parts, save_part
 from .pipelines import load_pipeline
 from .storage import VersionInfo
 from .recipes import Recipe, RecipeError, transform
@@ -38,6 +39,7 @@ __all__ = [
     "VerifyReport",
     "VersionInfo",
     "__version__",
+    "commit_parts",
     "fingerprint",
     "load",
     "load_asset",
@@ -45,6 +47,7 @@ __all__ = [
     "open",
     "read_manifest",
     "save",
+    "save_part",
     "transform",
     "verify",
     "versions",

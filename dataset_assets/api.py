@@ -48,20 +48,8 @@ def save(
     `max_bytes` (raw bytes of the elements): a source past either bound stops the save with
     `LimitExceededError`, and nothing is committed.
     """
-    if not isinstance(dataset, tf.data.Dataset):
-        raise UnsupportedDatasetError(f"save() takes a tf.data.Dataset, not {type(dataset).__name__}")
-    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-        raise UnsupportedDatasetError(
-            "the dataset is infinite (e.g. it ends in .repeat()); save a finite part of it, such as dataset.take(n)"
-        )
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise UnsupportedDatasetError(f"keep={keep!r}: give the number of versions to retain, an int >= 1")
-    module = formats.get(format)
-    spec_json = spec_to_json(dataset.element_spec)  # first: its errors name the unsupported feature
-    layout = Layout(dataset.element_spec)
-    if not layout.columns:
-        raise UnsupportedDatasetError("the dataset's elements hold no tensors; there is nothing to save")
-    options = module.check(layout, dict(format_options))
+    check_keep(keep)
+    module, spec_json, layout, options = prepare(dataset, format, format_options)
     limits = Limits(max_elements, max_bytes)
     dataset = limits.apply(dataset)
     store = ArtifactStore(Location.of(path, storage_options))
@@ -69,26 +57,9 @@ def save(
     pending = store.begin(overwrite)
     fingerprinter = BoundedFingerprinter(layout, limits) if limits.active else Fingerprinter(layout)
     try:
-        written = module.write(dataset, layout, pending.directory, options, fingerprinter)
+        manifest = write_version(module, dataset, layout, pending.directory, options, fingerprinter, spec_json, pending.id, started)
         if limits.active:
             fingerprinter.check()  # where a format fingerprinted only after writing (tfdata, some specs)
-        files = list_files(pending.directory, written.digests)
-        manifest = Manifest(
-            format=module.NAME,
-            format_version=module.VERSION,
-            library_version=__version__,
-            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            element_spec=spec_json,
-            num_elements=fingerprinter.count,
-            fingerprint=fingerprinter.hexdigest(),
-            options=to_jsonable(options),
-            files=files,
-            total_bytes=sum(f.bytes for f in files),
-            details=to_jsonable(written.details),
-            write_seconds=0.0,
-            version=pending.id,
-        )
-        manifest.write_seconds = round(time.perf_counter() - started, 6)
         data = manifest.to_json().encode()
         (pending.directory / MANIFEST_NAME).write_bytes(data)
         info = VersionInfo(pending.id, manifest.created, manifest.fingerprint, manifest.num_elements, manifest.total_bytes, manifest.format)
@@ -104,6 +75,48 @@ def save(
             ) from e
         raise
     return manifest
+
+
+def check_keep(keep) -> None:
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise UnsupportedDatasetError(f"keep={keep!r}: give the number of versions to retain, an int >= 1")
+
+
+def prepare(dataset, format: str, format_options: dict, call: str = "save()"):
+    """(format module, element_spec as JSON, layout, checked options) for saving `dataset`; refuses what cannot be saved before anything is written."""
+    if not isinstance(dataset, tf.data.Dataset):
+        raise UnsupportedDatasetError(f"{call} takes a tf.data.Dataset, not {type(dataset).__name__}")
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise UnsupportedDatasetError(
+            "the dataset is infinite (e.g. it ends in .repeat()); save a finite part of it, such as dataset.take(n)"
+        )
+    module = formats.get(format)
+    spec_json = spec_to_json(dataset.element_spec)  # first: its errors name the unsupported feature
+    layout = Layout(dataset.element_spec)
+    if not layout.columns:
+        raise UnsupportedDatasetError("the dataset's elements hold no tensors; there is nothing to save")
+    return module, spec_json, layout, module.check(layout, dict(format_options))
+
+
+def write_version(module, dataset, layout: Layout, directory: Path, options: dict, fingerprinter, spec_json: dict, vid: str, started: float) -> Manifest:
+    """Write the dataset's files into `directory` with `module`; returns the manifest that describes them (not yet written)."""
+    written = module.write(dataset, layout, directory, options, fingerprinter)
+    files = list_files(directory, written.digests)
+    return Manifest(
+        format=module.NAME,
+        format_version=module.VERSION,
+        library_version=__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        element_spec=spec_json,
+        num_elements=fingerprinter.count,
+        fingerprint=fingerprinter.hexdigest(),
+        options=to_jsonable(options),
+        files=files,
+        total_bytes=sum(f.bytes for f in files),
+        details=to_jsonable(written.details),
+        write_seconds=round(time.perf_counter() - started, 6),
+        version=vid,
+    )
 
 
 def _disk_full(e: BaseException) -> bool:

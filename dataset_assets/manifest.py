@@ -229,10 +229,10 @@ def scan_tree(directory: Path) -> tuple[set[str], list[str]]:
     return files, problems
 
 
-def check_tree(directory: Path, manifest: Manifest) -> list[str]:
-    """Links and special files anywhere in the version (refused by `load`), and files the manifest does not list."""
+def check_tree(directory: Path, manifest: Manifest, own: str = MANIFEST_NAME) -> list[str]:
+    """Links and special files anywhere in the version (refused by `load`), and files the manifest (itself `own`) does not list."""
     files, problems = scan_tree(directory)
-    listed = {f.path for f in manifest.files} | {MANIFEST_NAME}
+    listed = {f.path for f in manifest.files} | {own}
     problems += [f"{os.path.join(directory, rel)}: the manifest does not list this file (added after the save?)" for rel in sorted(files - listed)]
     return problems
 

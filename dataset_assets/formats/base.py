@@ -9,7 +9,11 @@ takes `arrival=` (`storage.cache.Arrival`) and opens each file of a remote versi
 has arrived, instead of `load` waiting for them all (`FETCH_FIRST`: the names of the files it reads
 before any data, fetched before the others); and `RANGES = True`, when its `read` takes
 `elements=` (a range) and reads only those elements, for `load`'s `split` and `shard` (other formats
-are read up to the range's end). This module imports no format.
+are read up to the range's end). A format that can be written in parts by many writers
+(`dataset_assets.parts`) offers `combine_parts(directory, parts)`: the details of one version
+made of the parts' files, in part order (and any file of its own it writes in `directory`), and
+optionally `check_parts(options)`, refusing options under which parts cannot be joined. This
+module imports no format.
 """
 
 from __future__ import annotations

@@ -30,29 +30,41 @@ _RETRIES = 20
 
 
 def read_record(root: Location) -> dict | None:
-    return _parse(root.child(RECORD), root.child(RECORD).read_bytes())
+    return _parse_commit(root.child(RECORD), root.child(RECORD).read_bytes())
 
 
-def _parse(where: Location, data: bytes | None) -> dict | None:
+def _parse_json(where: Location, data: bytes | None) -> dict | None:
     if data is None:
         return None
     try:
         doc = json.loads(data)
     except ValueError as e:
-        raise ArtifactError(f"{where}: the commit record is not valid JSON ({e}); the artifact's history is damaged") from e
-    if not isinstance(doc, dict) or not isinstance(doc.get("current"), str) or not isinstance(doc.get("versions"), list):
+        raise ArtifactError(f"{where}: the record is not valid JSON ({e}); the artifact's history is damaged") from e
+    if not isinstance(doc, dict):
+        raise ArtifactError(f"{where}: the record is not a JSON object; the artifact's history is damaged")
+    return doc
+
+
+def _parse_commit(where: Location, data: bytes | None) -> dict | None:
+    doc = _parse_json(where, data)
+    if doc is not None and (not isinstance(doc.get("current"), str) or not isinstance(doc.get("versions"), list)):
         raise ArtifactError(f"{where}: the commit record lacks 'current' or 'versions'; the artifact's history is damaged")
     return doc
 
 
-def update_record(root: Location, build: Callable[[dict | None], dict]) -> dict:
-    """Replace the commit record with `build(current record)`, atomically; returns what was written."""
-    record = root.child(RECORD)
+def update_record(root: Location, build: Callable[[dict | None], dict], name: str = RECORD) -> dict:
+    """Replace the record `name` below `root` (the commit record by default) with `build(what it holds now)`, atomically.
+
+    Returns what was written. Other records (the open write of parts, `storage.parts`) use the
+    same read-modify-write, so concurrent writers of those are never lost either.
+    """
+    record = root.child(*name.split("/"))
+    parse = _parse_commit if name == RECORD else _parse_json
     if root.is_local:
-        return _update_local(root, record, build)
+        return _update_local(root, record, build, parse)
     if root.is_s3:
-        return _update_s3(record, build)
-    new = build(read_record(root))
+        return _update_s3(record, build, parse)
+    new = build(parse(record, record.read_bytes()))
     record.write_bytes(_dump(new))
     return new
 
@@ -61,14 +73,14 @@ def _dump(doc: dict) -> bytes:
     return json.dumps(doc, indent=2).encode()
 
 
-def _update_local(root: Location, record: Location, build) -> dict:
+def _update_local(root: Location, record: Location, build, parse) -> dict:
     import fcntl
 
     os.makedirs(root.path, exist_ok=True)
     with open(os.path.join(root.path, ".commit.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            new = build(read_record(root))
+            new = build(parse(record, record.read_bytes()))
             record.write_bytes(_dump(new))
             with contextlib.suppress(OSError):
                 fd = os.open(root.path, os.O_RDONLY)
@@ -81,7 +93,7 @@ def _update_local(root: Location, record: Location, build) -> dict:
     return new
 
 
-def _update_s3(record: Location, build) -> dict:
+def _update_s3(record: Location, build, parse) -> dict:
     fs = record.fs
     bucket, key, _ = fs.split_path(record.path)
     for attempt in range(_RETRIES):
@@ -92,7 +104,7 @@ def _update_s3(record: Location, build) -> dict:
             body = fs.cat_file(record.path)
         except FileNotFoundError:
             etag, body = None, None
-        new = build(_parse(record, body))
+        new = build(parse(record, body))
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             fs.call_s3("put_object", Bucket=bucket, Key=key, Body=_dump(new), **condition)

@@ -123,7 +123,7 @@ class ArtifactStore:
         if entry is None:
             ids = [v.get("id") for v in record["versions"]]
             raise ArtifactError(f"{self.root} has no version {wanted!r}; its versions are {', '.join(map(str, ids))}")
-        _check_id(self.root, wanted)
+        check_id(self.root, wanted)
         return Resolved(wanted, self.root.child(VERSIONS, wanted), entry.get("manifest_sha256"))
 
     def _legacy_info(self) -> VersionInfo:
@@ -137,6 +137,12 @@ class ArtifactStore:
     # --- writing -------------------------------------------------------------------------------
 
     def begin(self, overwrite: bool) -> "PendingVersion":
+        self.check_writable(overwrite)
+        self.remove_abandoned()
+        return PendingVersion(self, new_version_id())
+
+    def check_writable(self, overwrite: bool) -> None:
+        """Refuse a new version of an artifact of the older layout, or of an existing one without `overwrite`."""
         if self.is_legacy():
             raise ArtifactError(
                 f"{self.root} holds an artifact of the older single-folder layout, which is read-only. Convert it into a "
@@ -146,30 +152,26 @@ class ArtifactStore:
             raise ArtifactExistsError(
                 f"{self.root} already exists; pass overwrite=True to commit a new version (the current one stays loadable by its id until retention removes it)"
             )
-        self.remove_abandoned()
-        return PendingVersion(self, new_version_id())
 
     def remove_abandoned(self) -> list[str]:
-        """Delete versions that no record names and whose writer stopped sending heartbeats. Returns their ids."""
+        """Delete versions that no record names and whose writers all stopped sending heartbeats. Returns their ids."""
         versions_dir, writers_dir = self.root.child(VERSIONS), self.root.child(WRITERS)
         folders = versions_dir.list_names()  # list first, read the record last: a writer leases before it
         leases = set(writers_dir.list_names())  # writes and commits before it drops its lease, so anything
         record = self.record()  # committed since the listing is in the record read now
         committed = {v.get("id") for v in record["versions"]} if record else set()
         now, timeout, removed = time.time(), writer_timeout(), []
+        # a lease names its version in "id": one per save, one per part writer, one per open write of parts
+        docs = {name: lease_doc(writers_dir.child(name)) for name in leases}
+        alive = {d.get("id") for d in docs.values() if now - beat_of(d) < timeout}
         for vid in folders:
-            if vid in committed:
+            if vid in committed or vid in alive:
                 continue
-            lease = writers_dir.child(f"{vid}.json")
-            if f"{vid}.json" in leases and now - _heartbeat(lease) < timeout:
-                continue  # being written
             versions_dir.child(vid).remove()
-            lease.remove()
             removed.append(vid)
-        for name in leases - {f"{v}.json" for v in folders}:  # leases of writers that died before writing a file
-            lease = writers_dir.child(name)
-            if now - _heartbeat(lease) >= timeout:
-                lease.remove()
+        for name, doc in docs.items():  # leases of dead writers (also those that died before writing a file)
+            if now - beat_of(doc) >= timeout:
+                writers_dir.child(name).remove()
         if removed:
             log.info("%s: removed %d version(s) of writers that died before committing: %s", self.root, len(removed), ", ".join(removed))
         return removed
@@ -188,9 +190,38 @@ class ArtifactStore:
         if len(self.record()["versions"]) > keep:
             update_record(self.root, build)
         for vid in dropped:
-            _check_id(self.root, vid)
+            check_id(self.root, vid)
             self.root.child(VERSIONS, vid).remove()
         return dropped
+
+
+class Lease:
+    """`writers/<name>.json`, naming version `vid` and refreshed by a thread until `release`: the version is being written."""
+
+    def __init__(self, root: Location, vid: str, name: str | None = None):
+        self.id = vid
+        self.location = root.child(WRITERS, f"{name or vid}.json")
+        self._write()  # before any file of the version exists (see remove_abandoned)
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"dataset_assets lease {vid}", daemon=True)
+        self._beat.start()
+
+    def _write(self) -> None:
+        doc = {"id": self.id, "heartbeat": time.time(), "host": socket.gethostname(), "pid": os.getpid()}
+        self.location.write_bytes(json.dumps(doc).encode())
+
+    def _heartbeat(self) -> None:
+        every = min(max(writer_timeout() / 5, 0.1), 30.0)
+        while not self._stop.wait(every):
+            try:
+                self._write()
+            except Exception as e:  # a missed beat only risks the version being seen as abandoned late
+                log.warning("%s: could not refresh the writer's lease: %s", self.location, e)
+
+    def release(self) -> None:
+        self._stop.set()
+        self._beat.join()
+        self.location.remove()
 
 
 class PendingVersion:
@@ -202,34 +233,14 @@ class PendingVersion:
         self.remote = root.child(VERSIONS, vid)
         began = store.record()
         self._began_on = began.get("current") if began else None
-        self._lease = root.child(WRITERS, f"{vid}.json")
-        self._write_lease()  # before any file of the version exists (see remove_abandoned)
+        self._lease = Lease(root, vid)
         if root.is_local:
             self.directory = Path(self.remote.path)
             self.directory.mkdir(parents=True)
             self._staging = None
         else:
-            from .cache import cache_root
-
-            base = cache_root() / "staging"
-            base.mkdir(parents=True, exist_ok=True)
-            self._staging = Path(tempfile.mkdtemp(prefix=f"{vid}-", dir=base))
+            self._staging = new_staging(vid)
             self.directory = self._staging
-        self._stop = threading.Event()
-        self._beat = threading.Thread(target=self._heartbeat, name=f"dataset_assets lease {vid}", daemon=True)
-        self._beat.start()
-
-    def _write_lease(self) -> None:
-        doc = {"id": self.id, "heartbeat": time.time(), "host": socket.gethostname(), "pid": os.getpid()}
-        self._lease.write_bytes(json.dumps(doc).encode())
-
-    def _heartbeat(self) -> None:
-        every = min(max(writer_timeout() / 5, 0.1), 30.0)
-        while not self._stop.wait(every):
-            try:
-                self._write_lease()
-            except Exception as e:  # a missed beat only risks the version being seen as abandoned late
-                log.warning("%s: could not refresh the writer's lease: %s", self._lease, e)
 
     committed = False
 
@@ -241,27 +252,7 @@ class PendingVersion:
             fsync_tree(self.directory)
         else:
             upload_tree(self.directory, self.remote, last=MANIFEST)
-        entry = {k: getattr(info, k) for k in ("id", "created", "fingerprint", "num_elements", "bytes", "format")}
-        entry["manifest_sha256"] = manifest_sha256
-
-        def build(record):
-            record = record or {"schema": RECORD_SCHEMA, "seq": 0, "versions": []}
-            if record.get("current") != self._began_on:
-                log.warning(
-                    "%s: version %s was committed by another writer while this save ran; both are kept and %s becomes current",
-                    self.store.root, record.get("current"), self.id,
-                )
-            versions = [v for v in record["versions"] if v.get("id") != self.id] + [entry]
-            return {
-                "schema": RECORD_SCHEMA,
-                "seq": int(record.get("seq", 0)) + 1,
-                "current": self.id,
-                "previous": record.get("current"),
-                "committed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
-                "versions": versions,
-            }
-
-        update_record(self.store.root, build)
+        commit_version(self.store, info, manifest_sha256, self._began_on)
         self.committed = True
         self._finish()
         self.store.retain(keep)
@@ -274,12 +265,44 @@ class PendingVersion:
         self.remote.remove()
 
     def _finish(self) -> None:
-        self._stop.set()
-        self._beat.join()
-        self._lease.remove()
+        self._lease.release()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
+
+
+def new_staging(vid: str) -> Path:
+    """A fresh local folder in which a version (or part) for a remote store is built before it is uploaded."""
+    from .cache import cache_root
+
+    base = cache_root() / "staging"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{vid}-", dir=base))
+
+
+def commit_version(store: ArtifactStore, info: VersionInfo, manifest_sha256: str, began_on: str | None) -> None:
+    """Make the written version `info.id` current in the commit record, in one atomic step (`update_record`)."""
+    entry = {k: getattr(info, k) for k in ("id", "created", "fingerprint", "num_elements", "bytes", "format")}
+    entry["manifest_sha256"] = manifest_sha256
+
+    def build(record):
+        record = record or {"schema": RECORD_SCHEMA, "seq": 0, "versions": []}
+        if record.get("current") != began_on:
+            log.warning(
+                "%s: version %s was committed by another writer while this save ran; both are kept and %s becomes current",
+                store.root, record.get("current"), info.id,
+            )
+        versions = [v for v in record["versions"] if v.get("id") != info.id] + [entry]
+        return {
+            "schema": RECORD_SCHEMA,
+            "seq": int(record.get("seq", 0)) + 1,
+            "current": info.id,
+            "previous": record.get("current"),
+            "committed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+            "versions": versions,
+        }
+
+    update_record(store.root, build)
 
 
 def _info(entry: dict, current: bool) -> VersionInfo:
@@ -287,14 +310,22 @@ def _info(entry: dict, current: bool) -> VersionInfo:
     return VersionInfo(**{k: entry[k] for k in fields if k in entry and k != "current"}, current=current)
 
 
-def _heartbeat(lease: Location) -> float:
+def lease_doc(lease: Location) -> dict:
     try:
-        return float(json.loads(lease.read_bytes() or b"{}").get("heartbeat", 0))
-    except (ValueError, TypeError, AttributeError):
+        doc = json.loads(lease.read_bytes() or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def beat_of(doc: dict) -> float:
+    try:
+        return float(doc.get("heartbeat", 0))
+    except (ValueError, TypeError):
         return 0.0
 
 
-def _check_id(root: Location, vid: str) -> None:
+def check_id(root: Location, vid: str) -> None:
     if not vid or "/" in vid or "\\" in vid or vid in (".", "..") or vid.startswith("."):
         raise ArtifactError(f"{root}/{RECORD} names version {vid!r}, which is not a version id; the artifact's history is damaged")
 

@@ -5,12 +5,14 @@ to the manifest's details. This package is the format's interface (`base.Format`
 kept apart by concern: `options` (option checking, which dtype is stored how, `parse_spec`),
 `wire` (the Example protobuf wire format, written with numpy a block at a time), `crc` (the
 TFRecord checksums), `framing` (the record index, checked before TensorFlow reads a file),
-`shards` (which file a block goes to), `writer`, `reader` and `records` (random access).
+`shards` (which file a block goes to), `writer`, `reader`, `records` (random access) and `parts`
+(one version joined from parts written apart, `dataset_assets.parts`).
 """
 
 from __future__ import annotations
 
 from . import framing, reader
+from .parts import check_parts, combine_parts
 from .options import DEFAULT_SHARD_BYTES, NAME, OPTIONS, check, parse_spec
 from .records import open_rows, read_selected
 from .writer import write
@@ -28,4 +30,7 @@ def read(directory, manifest, layout, checked: bool = True, arrival=None, elemen
         return reader.read(directory, manifest, layout, checked, arrival)
     return read_selected(directory, manifest, layout, checked, arrival, elements, shuffle_seed)
 
-__all__ = ["DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "RANGES", "SHUFFLES", "STREAMS", "VERSION", "check", "open_rows", "parse_spec", "read", "write"]
+__all__ = [
+    "DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "RANGES", "SHUFFLES", "STREAMS", "VERSION",
+    "check", "check_parts", "combine_parts", "open_rows", "parse_spec", "read", "write",
+]
