@@ -12,14 +12,19 @@ import tensorflow as tf
 
 
 def leaves(element) -> list:
-    """Flat leaves as numpy; a ragged leaf as (nested lists, ragged_rank, dtype)."""
+    """Flat leaves as numpy; a ragged leaf as (nested lists, ragged_rank, dtype).
+
+    `element`: tensors, as a dataset yields them, or the NumPy values `dataset_assets.open` returns.
+    """
     out = []
     for x in tf.nest.flatten(element, expand_composites=False):
         if isinstance(x, tf.RaggedTensor):
             out.append(("ragged", x.to_list(), x.ragged_rank, x.dtype.name))
-        else:
-            # strings as objects: a bytes scalar of dtype S would drop trailing b"\x00"
-            out.append(np.asarray(x.numpy(), dtype=object) if x.dtype == tf.string else np.asarray(x.numpy()))
+            continue
+        value = x.numpy() if isinstance(x, tf.Tensor) else x
+        # strings as objects: a bytes scalar of dtype S would drop trailing b"\x00"
+        strings = isinstance(value, bytes) or getattr(value, "dtype", None) == object or getattr(x, "dtype", None) == tf.string
+        out.append(np.asarray(value, dtype=object) if strings else np.asarray(value))
     return out
 
 

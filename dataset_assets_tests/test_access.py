@@ -13,20 +13,8 @@ from dataset_assets_tests.test_roundtrip import CASES
 RANDOM_ACCESS = ("npy", "hdf5", "tfrecord")
 
 
-def numpy_leaves(element) -> list:
-    """What `helpers.leaves` gives for a loaded element, from the NumPy values `open` returns."""
-    out = []
-    for x in tf.nest.flatten(element, expand_composites=False):
-        if isinstance(x, tf.RaggedTensor):
-            out.append(("ragged", x.to_list(), x.ragged_rank, x.dtype.name))
-        else:
-            value = np.asarray(x, dtype=object) if isinstance(x, bytes) or getattr(x, "dtype", None) == object else np.asarray(x)
-            out.append(value)
-    return out
-
-
 def assert_same(got, want, where) -> None:
-    for a, b in zip(numpy_leaves(got), leaves(want)):
+    for a, b in zip(leaves(got), leaves(want)):
         if isinstance(b, np.ndarray):
             assert (a.dtype, a.shape) == (b.dtype, b.shape), where
             assert a.tolist() == b.tolist() if b.dtype == object else a.tobytes() == b.tobytes(), where

@@ -169,8 +169,8 @@ class ArtifactStore:
                 continue
             versions_dir.child(vid).remove()
             removed.append(vid)
-        for name, doc in docs.items():  # leases of dead writers (also those that died before writing a file)
-            if now - beat_of(doc) >= timeout:
+        for name, doc in docs.items():  # leases of dead writers (also those that died before writing a file),
+            if now - beat_of(doc) >= timeout and doc.get("id") not in alive:  # unless another writer of the version lives
                 writers_dir.child(name).remove()
         if removed:
             log.info("%s: removed %d version(s) of writers that died before committing: %s", self.root, len(removed), ", ".join(removed))
