@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import formats
@@ -42,6 +43,13 @@ DEFAULT_WRITE = "default"
 def part_formats() -> tuple[str, ...]:
     """The formats whose parts can be joined into one version (they offer `combine_parts`)."""
     return tuple(name for name in formats.FORMATS if hasattr(formats.get(name), "combine_parts"))
+
+
+def split(items: Sequence, part: int, num_parts: int) -> list:
+    """Part `part` of `num_parts` contiguous, balanced slices of `items` (such as input files): concatenated in part order they are `items`."""
+    check_part(part, num_parts)
+    n = len(items)
+    return list(items[part * n // num_parts : (part + 1) * n // num_parts])
 
 
 def save_part(

@@ -89,6 +89,20 @@ def _result(report: VerifyReport, what: str, version: str | None, partition: str
     )
 
 
+def round_trip_result(
+    context: AssetCheckExecutionContext, key: AssetKey, io_key: str, partitions_def, reference: tf.data.Dataset, name: str = "round_trip"
+) -> AssetCheckResult:
+    """The round-trip check's result for the artifact of `key` against `reference`; stamps the version verified when it passes."""
+    artifact, partition = _artifact(context, key, io_key, partitions_def)
+    version = _current_version(artifact)
+    report = verify(artifact, reference, version=version)
+    if report.ok:
+        write_stamp(artifact, checked_by=f"{key.to_user_string()}:{name}", version=version)
+    else:
+        remove_stamp(artifact)
+    return _result(report, "round trip", version, partition, {"stamp": MetadataValue.path(str(stamp_path(artifact))) if report.ok else ""})
+
+
 def integrity_check(asset, io_manager_key: str | None = None, *, partitions_def=None, name: str = "integrity") -> AssetChecksDefinition:
     """Every file's checksum matches the manifest and the data reads back with the manifest's fingerprint.
 
@@ -134,14 +148,7 @@ def round_trip_check(
     automation = CHECK_AUTOMATION.ignore(AssetSelection.assets(source_key))
 
     def evaluate(context: AssetCheckExecutionContext, reference: tf.data.Dataset) -> AssetCheckResult:
-        artifact, partition = _artifact(context, key, io_key, partitions_def)
-        version = _current_version(artifact)
-        report = verify(artifact, reference, version=version)
-        if report.ok:
-            write_stamp(artifact, checked_by=f"{key.to_user_string()}:{name}", version=version)
-        else:
-            remove_stamp(artifact)
-        return _result(report, "round trip", version, partition, {"stamp": MetadataValue.path(str(stamp_path(artifact))) if report.ok else ""})
+        return round_trip_result(context, key, io_key, partitions_def, reference, name)
 
     if partition_mapping is None:
 

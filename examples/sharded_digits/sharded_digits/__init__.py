@@ -1,0 +1,1 @@
+"""An example Dagster project that writes one artifact in parallel parts with dataset_assets."""
