@@ -43,13 +43,15 @@ def save_images(path, fmt, seed, n=40, size=8, delay=0.0, overwrite=True, keep=N
     return {"version": manifest.version, "fingerprint": manifest.fingerprint, "num_elements": manifest.num_elements}
 
 
-def save_part(path, seed, part, num_parts, n=40, size=8, delay=0.0, overwrite=True, **format_options):
+def save_part(path, seed, part, num_parts, n=40, size=8, delay=0.0, overwrite=True, start_at=None, **format_options):
     """Save `images(seed, n, size)` (slowly with `delay`) as part `part` of `num_parts` of the next version at `path`."""
     import dataset_assets as da
 
     from dataset_assets_tests.storage.util import images, slow_images
 
     dataset = slow_images(seed, n, size, delay) if delay else images(seed, n, size)
+    if start_at is not None:  # several writers start together
+        time.sleep(max(0.0, start_at - time.time()))
     manifest = da.save_part(dataset, path, part=part, num_parts=num_parts, overwrite=overwrite, **format_options)
     return {"version": manifest.version, "fingerprint": manifest.fingerprint, "num_elements": manifest.num_elements}
 

@@ -210,3 +210,14 @@ def test_a_part_writer_killed_midway_leaves_the_current_version_and_only_its_par
     assert done["version"] == "part-00000-of-00002"
     assert da.verify(path, images(2).concatenate(images(3))).ok
     assert not [n for n in util.names_under(path) if "/." in n or n.startswith("writers/")], "debris of the killed attempt is left"
+
+
+def test_parts_started_at_the_same_instant_join_one_write(where, workers):
+    path = where("art")
+    for race in range(3):  # the first writers of a write race to create it: they must agree on one version
+        start_at = time.time() + 0.3
+        started = [workers.start("save_part", path=path, seed=10 + race, part=i, num_parts=2, n=20 + i, start_at=start_at) for i in range(2)]
+        for child in started:
+            child.wait()
+        manifest = da.commit_parts(path)
+        assert manifest.fingerprint == da.fingerprint(images(10 + race, n=20).concatenate(images(10 + race, n=21)))

@@ -25,6 +25,7 @@ def build_executor():
     address = os.environ.get("DASK_SCHEDULER_ADDRESS")
     if not address:
         return dg.in_process_executor
-    from dagster_dask import dask_executor  # only a project that runs on Dask needs dagster-dask installed
+    # only a project that runs on Dask needs dagster-dask; this one keys Dask's tasks by run (see its docstring)
+    from dataset_assets.dagster.dask import dask_executor
 
     return dask_executor.configured({"cluster": {"existing": {"address": address}}})
