@@ -231,12 +231,19 @@ def _local_part(store: ArtifactStore, opened, i: int, manifest: Manifest, data: 
 
 
 def _fingerprint_parts(module, layout, parts, directories) -> tuple[str, int]:
-    """The fingerprint of the parts concatenated, each part's own share checked against its part manifest on the way."""
+    """The fingerprint of the parts concatenated, each part's own share checked against its part manifest on the way.
+
+    A format's `stored_streams` gives the column streams straight from its files; otherwise the
+    part is read back into elements (`read_stored`, or `read`) and encoded again.
+    """
     whole = Fingerprinter(layout)
     for i, ((_, manifest, _), directory) in enumerate(zip(parts, directories)):
         own = Fingerprinter(layout)
-        loaded = getattr(module, "read_stored", module.read)(directory, manifest, layout)
-        for batch in iter_batches(loaded, layout):
+        if hasattr(module, "stored_streams"):
+            batches = module.stored_streams(directory, manifest, layout)
+        else:
+            batches = iter_batches(getattr(module, "read_stored", module.read)(directory, manifest, layout), layout)
+        for batch in batches:
             whole.update(batch)
             own.update(batch)
         if own.hexdigest() != manifest.fingerprint:

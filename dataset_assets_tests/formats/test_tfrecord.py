@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import dataset_assets as da
 from dataset_assets_tests.helpers import assert_same_elements, rewrite_manifest, version_dir
+from dataset_assets_tests.test_roundtrip import CASES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "tfrecord.md"
 INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -358,3 +359,17 @@ def test_crc32c_matches_the_definition():
     assert crc_ranges(buf, starts, lens).tolist() == expected
     lengths = np.array([0, 1, 300, 2**40 + 7], np.uint64)
     assert crc_u64(lengths).tolist() == [_crc32c_reference(int(v).to_bytes(8, "little")) for v in lengths]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stored_streams_hash_to_the_manifest_fingerprint_without_decoding(tmp_path, case):
+    """What a commit of parts hashes (`parts.commit_parts`): the streams straight from the records equal what the writer hashed."""
+    from dataset_assets.api import open_artifact
+    from dataset_assets.fingerprint import Fingerprinter
+    from dataset_assets.formats import tfrecord
+
+    manifest = da.save(CASES[case](), tmp_path / "art", format="tfrecord", shard_bytes=1 << 12)
+    fingerprinter = Fingerprinter(manifest.layout())
+    for batch in tfrecord.stored_streams(open_artifact(tmp_path / "art").directory, manifest, manifest.layout()):
+        fingerprinter.update(batch)
+    assert (fingerprinter.hexdigest(), fingerprinter.count) == (manifest.fingerprint, manifest.num_elements)

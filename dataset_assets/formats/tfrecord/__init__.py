@@ -14,6 +14,7 @@ from __future__ import annotations
 from . import framing, reader
 from .parts import check_parts, combine_parts
 from .options import DEFAULT_SHARD_BYTES, NAME, OPTIONS, check, parse_spec
+from .reader import stored_streams
 from .records import open_rows, read_selected
 from .writer import write
 
@@ -32,5 +33,5 @@ def read(directory, manifest, layout, checked: bool = True, arrival=None, elemen
 
 __all__ = [
     "DEFAULT_SHARD_BYTES", "FETCH_FIRST", "NAME", "OPTIONS", "RANGES", "SHUFFLES", "STREAMS", "VERSION",
-    "check", "check_parts", "combine_parts", "open_rows", "parse_spec", "read", "write",
+    "check", "check_parts", "combine_parts", "open_rows", "parse_spec", "read", "stored_streams", "write",
 ]
