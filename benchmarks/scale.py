@@ -39,11 +39,11 @@ _ARRAYS: dict = {}
 
 
 def _prepare(n: int, cpu: int | None) -> int:
-    """Import the library, build the workload once, and hold this worker to one CPU; returns the pid."""
+    """Hold this worker to one CPU, import the library, build the workload once; returns the pid."""
+    if cpu is not None:  # every thread of the process (the call pins one thread); those started later inherit it
+        for tid in os.listdir("/proc/self/task"):
+            os.sched_setaffinity(int(tid), {cpu})
     import dataset_assets  # noqa: F401 -- TensorFlow is loaded here, not inside the clock
-
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
     if _ARRAYS.get("n") != n:
         _ARRAYS.update(n=n, arrays=workloads.make_arrays(WORKLOAD, n))
     return os.getpid()
@@ -135,7 +135,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmark-results"))
     parser.add_argument("--elements", type=int, default=FULL_ELEMENTS, help="mixed elements written (default: %(default)s)")
     parser.add_argument("--parts", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     n = max(args.elements // workloads.QUICK_DIVISOR, 10) if args.quick else args.elements
     work = Path(tempfile.mkdtemp(prefix="dataset-assets-scale-"))

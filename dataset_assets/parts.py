@@ -31,7 +31,7 @@ from .errors import ArtifactError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_files, check_tree, max_manifest_bytes, parse_manifest, to_jsonable
 from .storage import ArtifactStore, Location, VersionInfo
-from .storage.cache import fetch_version
+from .storage.cache import cache_bytes, fetch_version
 from .storage.checksums import digest_bytes
 from .storage.parts import PART_MANIFEST, check_part, check_write, close_write, find_write, join_write, part_name, touch_write
 from .storage.staging import fsync_tree, upload_tree
@@ -134,6 +134,12 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
     layout = parts[0][1].layout()
     remote = not store.root.is_local
     version = store.root.child(VERSIONS, opened.id)
+    total = sum(m.total_bytes for _, m, _ in parts)
+    if remote and total > cache_bytes():  # every part is fetched into the cache and read before the commit
+        raise ArtifactError(
+            f"{store.root}: the parts hold {total / 1e9:.2f} GB, more than the cache bound of {cache_bytes() / 1e9:.2f} GB that "
+            f"the commit reads them through; raise DATASET_ASSETS_CACHE_BYTES (on a disk with room: DATASET_ASSETS_CACHE)"
+        )
     directories = [_local_part(store, opened, i, m, data) for i, (_, m, data) in enumerate(parts)]
     fingerprint, count = _fingerprint_parts(module, layout, parts, directories)
     out = new_staging(opened.id) if remote else version.local_path()
