@@ -69,7 +69,7 @@ def save(
         exceeded = getattr(fingerprinter, "exceeded", None)
         if exceeded is not None and e is not exceeded:  # raised inside TF (tfdata's tap): TF's error wraps ours
             raise exceeded from None
-        if _disk_full(e) and not isinstance(e, StorageFullError):
+        if disk_full(e) and not isinstance(e, StorageFullError):
             raise StorageFullError(
                 errno.ENOSPC, f"the disk is full: saving {store.root} failed ({e}); the previous version is untouched. Free space or save elsewhere"
             ) from e
@@ -119,7 +119,7 @@ def write_version(module, dataset, layout: Layout, directory: Path, options: dic
     )
 
 
-def _disk_full(e: BaseException) -> bool:
+def disk_full(e: BaseException) -> bool:
     """ENOSPC, as Python reports it or as TensorFlow's file writers do (ResourceExhaustedError)."""
     if isinstance(e, OSError):
         return e.errno == errno.ENOSPC

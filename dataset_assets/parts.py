@@ -16,6 +16,7 @@ The commit therefore reads the artifact once (about as long as `load` and iterat
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -25,11 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import formats
-from .api import DEFAULT_KEEP, check_keep, prepare, write_version
-from .columns import iter_batches
-from .errors import ArtifactError, UnsupportedDatasetError
+from .api import DEFAULT_KEEP, check_keep, disk_full, prepare, write_version
+from .columns import COUNT, iter_batches
+from .errors import ArtifactError, StorageFullError, UnsupportedDatasetError
 from .fingerprint import Fingerprinter
 from .manifest import MANIFEST_NAME, FileEntry, Manifest, check_files, check_tree, max_manifest_bytes, parse_manifest, to_jsonable
+from .progress import Progress
 from .storage import ArtifactStore, Location, VersionInfo
 from .storage.cache import cache_bytes, fetch_version
 from .storage.checksums import digest_bytes
@@ -103,6 +105,10 @@ def save_part(
             target.remove()
             upload_tree(staging, target, last=PART_MANIFEST)  # the part manifest last: a part without it is not there
         touch_write(store, opened)
+    except OSError as e:
+        if disk_full(e) and not isinstance(e, StorageFullError):
+            raise StorageFullError(errno.ENOSPC, f"the disk is full: writing part {part} of {store.root} failed ({e}); free space and write the part again") from e
+        raise
     finally:
         lease.release()
         shutil.rmtree(staging, ignore_errors=True)
@@ -243,6 +249,7 @@ def _fingerprint_parts(module, layout, parts, directories) -> tuple[str, int]:
     part is read back into elements (`read_stored`, or `read`) and encoded again.
     """
     whole = Fingerprinter(layout)
+    progress = Progress(f"commit {len(parts)} parts", sum(m.num_elements for _, m, _ in parts))
     for i, ((_, manifest, _), directory) in enumerate(zip(parts, directories)):
         own = Fingerprinter(layout)
         if hasattr(module, "stored_streams"):
@@ -252,9 +259,11 @@ def _fingerprint_parts(module, layout, parts, directories) -> tuple[str, int]:
         for batch in batches:
             whole.update(batch)
             own.update(batch)
+            progress.update(int(batch[COUNT]), sum(v.nbytes for v in batch.values() if hasattr(v, "nbytes")))
         if own.hexdigest() != manifest.fingerprint:
             raise ArtifactError(
                 f"part {i}: its data reads back with fingerprint {own.hexdigest()}, its part manifest records {manifest.fingerprint}; "
                 f"write part {i} again with save_part(), then commit. Nothing was committed"
             )
+    progress.done()
     return whole.hexdigest(), whole.count
