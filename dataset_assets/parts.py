@@ -105,7 +105,7 @@ def save_part(
             target.remove()
             upload_tree(staging, target, last=PART_MANIFEST)  # the part manifest last: a part without it is not there
         touch_write(store, opened)
-    except OSError as e:
+    except Exception as e:  # ENOSPC as Python reports it, or as TensorFlow's writers do
         if disk_full(e) and not isinstance(e, StorageFullError):
             raise StorageFullError(errno.ENOSPC, f"the disk is full: writing part {part} of {store.root} failed ({e}); free space and write the part again") from e
         raise
