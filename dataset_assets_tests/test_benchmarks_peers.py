@@ -26,7 +26,12 @@ def _same(got, want) -> bool:
     def plain(v):
         return v.to_list() if isinstance(v, tf.RaggedTensor) else np.asarray(v).tolist()
 
-    return set(got) == set(want) and all(plain(got[k]) == plain(want[k]) for k in want)
+    def same(a, b) -> bool:
+        if isinstance(a, tf.RaggedTensor) or isinstance(b, tf.RaggedTensor):
+            return plain(a) == plain(b)
+        return np.array_equal(np.asarray(a), np.asarray(b))  # values, shapes (and strings) compared by numpy, not as lists
+
+    return set(got) == set(want) and all(same(got[k], want[k]) for k in want)
 
 
 def _held() -> list[tuple[str, str]]:
