@@ -25,6 +25,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import tensorflow as tf
+
 from . import formats
 from .api import DEFAULT_KEEP, check_keep, disk_full, prepare, write_version
 from .columns import COUNT, iter_batches
@@ -35,9 +37,22 @@ from .progress import Progress
 from .storage import ArtifactStore, Location, VersionInfo
 from .storage.cache import cache_bytes, fetch_version
 from .storage.checksums import digest_bytes
-from .storage.parts import PART_MANIFEST, check_part, check_write, close_write, find_write, join_write, part_name, touch_write
+from .storage.parts import (
+    PART_MANIFEST,
+    check_part,
+    check_write,
+    close_write,
+    commit_lease_name,
+    drop_write,
+    find_write,
+    join_write,
+    mark_closing,
+    part_name,
+    refuse_if_closing,
+    touch_write,
+)
 from .storage.staging import fsync_tree, upload_tree
-from .storage.versions import VERSIONS, WRITERS, Lease, beat_of, commit_version, lease_doc, new_staging, writer_timeout
+from .storage.versions import VERSIONS, WRITERS, Lease, beat_of, commit_version, lease_doc, lease_fresh, new_staging, writer_timeout
 
 DEFAULT_WRITE = "default"
 
@@ -50,6 +65,8 @@ def part_formats() -> tuple[str, ...]:
 def split(items: Sequence, part: int, num_parts: int) -> list:
     """Part `part` of `num_parts` contiguous, balanced slices of `items` (such as input files): concatenated in part order they are `items`."""
     check_part(part, num_parts)
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes)):
+        raise TypeError(f"split() takes a sequence (a list or tuple, such as of file names), not {type(items).__name__}: make it a sorted list first")
     n = len(items)
     return list(items[part * n // num_parts : (part + 1) * n // num_parts])
 
@@ -88,6 +105,12 @@ def save_part(
     name = part_name(part, num_parts)
     target = opened.part_location(store.root, part)
     lease = Lease(store.root, opened.id, f"{opened.id}.{name}")  # the version is alive while any part is written
+    fresh = lambda lease_name: lease_fresh(store.root, lease_name)  # noqa: E731
+    try:
+        refuse_if_closing(store, opened, fresh)  # our lease is visible now: a commit that begins later waits for us
+    except BaseException:
+        lease.release()
+        raise
     if store.root.is_local:  # beside the part's place, then renamed into it: a retry never mixes two attempts
         staging = Path(target.path).parent / f".{name}-{uuid.uuid4().hex[:8]}"
         staging.mkdir(parents=True)
@@ -97,6 +120,7 @@ def save_part(
     try:
         manifest = write_version(module, dataset, layout, staging, options, Fingerprinter(layout), spec_json, name, started)
         (staging / PART_MANIFEST).write_bytes(manifest.to_json().encode())
+        refuse_if_closing(store, opened, fresh)  # and once more before the part takes its place
         if store.root.is_local:
             fsync_tree(staging)
             target.remove()  # an earlier attempt of this part
@@ -131,10 +155,41 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
             f"{store.root} has no open write {write!r}: no part of it was written, or it was committed or abandoned already. "
             f"Write the parts with save_part(..., write={write!r}) first"
         )
+    if num_parts is not None:
+        check_part(0, num_parts)
     if num_parts is not None and num_parts != opened.num_parts:
         raise ArtifactError(f"{store.root}: write {write!r} was opened for {opened.num_parts} parts, not num_parts={num_parts}")
     started = time.perf_counter()
-    _refuse_busy(store, opened)
+    lease = Lease(store.root, opened.id, commit_lease_name(opened.id))  # keeps the version alive, and part writers out
+    committed = False
+    try:
+        mark_closing(store, opened, True)
+        _refuse_busy(store, opened)
+        manifest = _commit(store, opened, started)
+        committed = True
+    finally:
+        if not committed:
+            try:
+                mark_closing(store, opened, False)  # the write stays open: parts can be written again
+            except (ArtifactError, OSError):
+                pass
+        lease.release()
+    close_write(store, opened)
+    store.retain(keep)
+    return manifest
+
+
+def abandon_parts(path, *, write: str = DEFAULT_WRITE, storage_options: dict | None = None) -> bool:
+    """Drop the open write `write` and every part written for it (never a committed version); True if there was one.
+
+    For a write that will not be finished: another `num_parts`, another element_spec, a backfill
+    given up. Its part writers must have stopped.
+    """
+    check_write(write)
+    return drop_write(ArtifactStore(Location.of(path, storage_options)), write)
+
+
+def _commit(store: ArtifactStore, opened, started: float) -> Manifest:
     parts = _read_part_manifests(store, opened)
     module = formats.get(opened.format)
     layout = parts[0][1].layout()
@@ -146,11 +201,16 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
             f"{store.root}: the parts hold {total / 1e9:.2f} GB, more than the cache bound of {cache_bytes() / 1e9:.2f} GB that "
             f"the commit reads them through; raise DATASET_ASSETS_CACHE_BYTES (on a disk with room: DATASET_ASSETS_CACHE)"
         )
+    if not remote:
+        _refuse_linked_folders(store, opened)
     directories = [_local_part(store, opened, i, m, data) for i, (_, m, data) in enumerate(parts)]
     fingerprint, count = _fingerprint_parts(module, layout, parts, directories)
     out = new_staging(opened.id) if remote else version.local_path()
     try:
-        written = module.combine_parts(out, [(name, d, m) for (name, m, _), d in zip(parts, directories)])
+        try:
+            written = module.combine_parts(out, [(name, d, m) for (name, m, _), d in zip(parts, directories)])
+        except (ValueError, TypeError, KeyError) as e:
+            raise ArtifactError(f"{store.root}: the parts of write {opened.write!r} cannot be joined ({type(e).__name__}: {e}); write them again") from e
         files = [FileEntry(f"{name}/{f.path}", f.bytes, f.sha256, f.crc32c) for name, m, _ in parts for f in m.files]
         for name, _, data in parts:
             d = digest_bytes(data)
@@ -158,6 +218,7 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
         files += [FileEntry(rel, d.bytes, d.sha256, d.crc32c) for rel, d in written.digests.items()]
         files.sort(key=lambda f: f.path)
         details = {**written.details, "parts": [{"name": n, "num_elements": m.num_elements, "fingerprint": m.fingerprint} for n, m, _ in parts]}
+        part_seconds = sum(m.write_seconds for _, m, _ in parts if isinstance(m.write_seconds, (int, float)))
         manifest = Manifest(
             format=module.NAME,
             format_version=module.VERSION,
@@ -170,7 +231,7 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
             files=files,
             total_bytes=sum(f.bytes for f in files),
             details=to_jsonable(details),
-            write_seconds=round(sum(m.write_seconds for _, m, _ in parts) + time.perf_counter() - started, 6),
+            write_seconds=round(part_seconds + time.perf_counter() - started, 6),
             version=opened.id,
         )
         data = manifest.to_json().encode()
@@ -184,9 +245,15 @@ def commit_parts(path, num_parts: int | None = None, *, write: str = DEFAULT_WRI
     finally:
         if remote:
             shutil.rmtree(out, ignore_errors=True)
-    close_write(store, opened)
-    store.retain(keep)
     return manifest
+
+
+def _refuse_linked_folders(store: ArtifactStore, opened) -> None:
+    """The version's folder and each part's are folders of the artifact, not links to elsewhere: nothing is read or written outside."""
+    version = store.root.child(VERSIONS, opened.id).local_path()
+    for folder in (version.parent, version, *(version / part_name(i, opened.num_parts) for i in range(opened.num_parts))):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise ArtifactError(f"{folder}: is a symbolic link or not a folder; an artifact holds plain files and folders only, refusing to follow it. Nothing was committed")
 
 
 def _refuse_busy(store: ArtifactStore, opened) -> None:
@@ -214,14 +281,16 @@ def _read_part_manifests(store: ArtifactStore, opened) -> list[tuple[str, Manife
             missing.append(i)
             continue
         manifest = parse_manifest(data, str(where))
-        if manifest.element_spec != opened.element_spec or manifest.format != opened.format:
-            raise ArtifactError(f"{where}: part {i} holds {manifest.format} data of another element_spec than write {opened.write!r}; write part {i} again")
+        if manifest.format != opened.format or manifest.element_spec != opened.element_spec:
+            what = f"format {manifest.format!r}, not {opened.format!r}" if manifest.format != opened.format else "another element_spec"
+            raise ArtifactError(f"{where}: part {i} holds {what} than write {opened.write!r} was opened with; write part {i} again")
         parts.append((part_name(i, opened.num_parts), manifest, data))
     if missing:
         listed = ", ".join(map(str, missing[:20])) + (f" (and {len(missing) - 20} more)" if len(missing) > 20 else "")
         raise ArtifactError(
             f"{store.root}: write {opened.write!r} lacks part(s) {listed} of {opened.num_parts}; write them with "
-            f"save_part(..., part=i, num_parts={opened.num_parts}) and commit again. Nothing was committed"
+            f"save_part(..., part=i, num_parts={opened.num_parts}) and commit again. Nothing was committed (parts of a write with no "
+            f"activity for {writer_timeout():.0f} s are removed as abandoned by the next save)"
         )
     return parts
 
@@ -252,14 +321,20 @@ def _fingerprint_parts(module, layout, parts, directories) -> tuple[str, int]:
     progress = Progress(f"commit {len(parts)} parts", sum(m.num_elements for _, m, _ in parts))
     for i, ((_, manifest, _), directory) in enumerate(zip(parts, directories)):
         own = Fingerprinter(layout)
-        if hasattr(module, "stored_streams"):
-            batches = module.stored_streams(directory, manifest, layout)
-        else:
-            batches = iter_batches(getattr(module, "read_stored", module.read)(directory, manifest, layout), layout)
-        for batch in batches:
-            whole.update(batch)
-            own.update(batch)
-            progress.update(int(batch[COUNT]), sum(v.nbytes for v in batch.values() if hasattr(v, "nbytes")))
+        try:
+            if hasattr(module, "stored_streams"):
+                batches = module.stored_streams(directory, manifest, layout)
+            else:
+                batches = iter_batches(getattr(module, "read_stored", module.read)(directory, manifest, layout), layout)
+            for batch in batches:
+                whole.update(batch)
+                own.update(batch)
+                progress.update(int(batch[COUNT]), sum(v.nbytes for v in batch.values() if hasattr(v, "nbytes")))
+        except (ArtifactError, ValueError, TypeError, KeyError, tf.errors.OpError) as e:  # a damaged or hand-edited part
+            message = e.message if isinstance(e, tf.errors.OpError) else str(e)
+            raise ArtifactError(f"part {i} cannot be read ({type(e).__name__}: {message.splitlines()[0] if message else ''}); write part {i} again with save_part(), then commit. Nothing was committed") from e
+        if own.count != manifest.num_elements:
+            raise ArtifactError(f"part {i}: {own.count} elements read back, its part manifest records {manifest.num_elements}; write part {i} again with save_part(), then commit")
         if own.hexdigest() != manifest.fingerprint:
             raise ArtifactError(
                 f"part {i}: its data reads back with fingerprint {own.hexdigest()}, its part manifest records {manifest.fingerprint}; "

@@ -38,7 +38,7 @@ from dagster import (
 )
 
 from .. import parts as library
-from ..storage.parts import part_name
+from ..storage.parts import MAX_PARTS, part_name
 from .artifacts import ArtifactDefs
 from .checks import integrity_check, round_trip_result
 from .io_managers import io_manager_key as format_io_manager_key
@@ -69,7 +69,7 @@ def sharded_artifact_assets(
     """
     if format not in library.part_formats():
         raise ValueError(f"format {format!r} cannot be written in parts; choose one of {', '.join(library.part_formats())}")
-    if isinstance(num_parts, bool) or not isinstance(num_parts, int) or not 1 <= num_parts <= 99_999:
+    if isinstance(num_parts, bool) or not isinstance(num_parts, int) or not 1 <= num_parts <= MAX_PARTS:
         raise ValueError(f"num_parts={num_parts!r}: give an int from 1 to 99,999")
     if not callable(source):
         raise TypeError(f"source must be a function (part, num_parts) -> tf.data.Dataset, not {source!r}")

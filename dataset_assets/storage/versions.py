@@ -19,6 +19,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -44,9 +45,12 @@ RECORD_SCHEMA = 1
 def writer_timeout() -> float:
     value = os.environ.get(TIMEOUT_ENV)
     try:
-        return max(float(value), 0.5) if value else DEFAULT_TIMEOUT
+        seconds = float(value) if value else DEFAULT_TIMEOUT
     except ValueError:
-        raise ArtifactError(f"{TIMEOUT_ENV}={value!r} is not a number of seconds") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):  # nan would make every writer look dead
+        raise ArtifactError(f"{TIMEOUT_ENV}={value!r} is not a number of seconds")
+    return max(seconds, 0.5)
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,11 @@ def commit_version(store: ArtifactStore, info: VersionInfo, manifest_sha256: str
 def _info(entry: dict, current: bool) -> VersionInfo:
     fields = VersionInfo.__dataclass_fields__
     return VersionInfo(**{k: entry[k] for k in fields if k in entry and k != "current"}, current=current)
+
+
+def lease_fresh(root: Location, name: str) -> bool:
+    """Whether the lease `writers/<name>.json` exists and beat within the writer timeout."""
+    return time.time() - beat_of(lease_doc(root.child(WRITERS, f"{name}.json"))) < writer_timeout()
 
 
 def lease_doc(lease: Location) -> dict:

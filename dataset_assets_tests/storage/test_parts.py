@@ -221,3 +221,145 @@ def test_parts_started_at_the_same_instant_join_one_write(where, workers):
             child.wait()
         manifest = da.commit_parts(path)
         assert manifest.fingerprint == da.fingerprint(images(10 + race, n=20).concatenate(images(10 + race, n=21)))
+
+
+# --- races and damage (found by an adversarial review) --------------------------------------------------
+
+
+def two_parts(path, seed=5):
+    for i, piece in enumerate(slices(images(seed), 40, 2)):
+        da.save_part(piece, path, part=i, num_parts=2, overwrite=True)
+
+
+def open_write_doc(path) -> dict:
+    return json.loads((path / "writers" / "parts-default.json").read_text())
+
+
+def test_a_commit_slower_than_the_writer_timeout_keeps_its_version(tmp_path, monkeypatch):
+    from dataset_assets import parts
+    from dataset_assets.storage import ArtifactStore, Location
+
+    monkeypatch.setenv("DATASET_ASSETS_WRITER_TIMEOUT", "0.5")
+    path = tmp_path / "art"
+    da.save(images(1), path, format="tfrecord")
+    two_parts(path)
+    commit = parts.commit_version
+
+    def slow(*args, **kwargs):  # the commit outlives the timeout, and another save cleans up meanwhile
+        time.sleep(0.8)
+        assert ArtifactStore(Location.of(path)).remove_abandoned() == []
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(parts, "commit_version", slow)
+    da.commit_parts(path)
+    assert_same_elements(da.load(path), images(5))
+    assert da.verify(path, images(5)).ok
+
+
+def test_a_part_written_while_its_write_is_committed_is_refused_and_kept_out(tmp_path, monkeypatch):
+    from dataset_assets import parts
+
+    path = tmp_path / "art"
+    two_parts(path)
+    commit, refused = parts.commit_version, []
+
+    def with_a_late_part(*args, **kwargs):  # a retried task or a zombie worker, in the middle of the commit
+        with pytest.raises(ArtifactError, match="is being committed or was committed while this part was written") as e:
+            da.save_part(images(9, n=20), path, part=0, num_parts=2, overwrite=True)
+        refused.append(e)
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(parts, "commit_version", with_a_late_part)
+    da.commit_parts(path)
+    assert refused
+    assert_same_elements(da.load(path), images(5))
+    assert da.verify(path, images(5)).ok
+
+
+def test_an_open_write_left_by_a_dead_commit_never_rewrites_the_committed_version(tmp_path, monkeypatch):
+    from dataset_assets import parts
+
+    path = tmp_path / "art"
+    two_parts(path)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # the commit dies right after its version became current
+
+    monkeypatch.setattr(parts, "close_write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        da.commit_parts(path)
+    monkeypatch.undo()
+    committed = da.read_manifest(path).version
+    assert open_write_doc(path)["id"] == committed  # the stale open write names the committed version
+    with pytest.raises(ArtifactError, match="no open write"):
+        da.commit_parts(path)
+    da.save_part(images(6, n=20), path, part=0, num_parts=2, overwrite=True)  # starts a new write, a new version
+    assert open_write_doc(path)["id"] != committed
+    assert da.verify(path, images(5)).ok and da.read_manifest(path).version == committed
+
+
+def test_a_linked_part_folder_is_refused_by_the_commit(tmp_path):
+    path = tmp_path / "art"
+    da.save(images(1), path, format="tfrecord")
+    two_parts(path)
+    part = path / "versions" / open_write_doc(path)["id"] / "part-00000-of-00002"
+    part.rename(tmp_path / "outside")
+    part.symlink_to(tmp_path / "outside")
+    with pytest.raises(ArtifactError, match="is a symbolic link or not a folder.*Nothing was committed"):
+        da.commit_parts(path)
+    assert da.verify(path, images(1)).ok
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.update(num_parts=0), r"num_parts 0 is not an int from 1"),
+        (lambda d: d.update(num_parts=10**7), r"num_parts 10000000 is not an int from 1"),
+        (lambda d: d.update(num_parts=2.7), r"num_parts 2.7 is not an int"),
+        (lambda d: d.update(id=["a"]), r"its version id \['a'\] is not one"),
+        (lambda d: d.update(id="../x"), r"its version id '../x' is not one"),
+        (lambda d: d.update(options=None), r"options or element_spec"),
+    ],
+    ids=["zero-parts", "ten-million-parts", "float-parts", "list-id", "dotted-id", "no-options"],
+)
+def test_a_damaged_open_write_is_refused_with_what_to_do(tmp_path, edit, message):
+    path = tmp_path / "art"
+    two_parts(path)
+    doc = open_write_doc(path)
+    edit(doc)
+    (path / "writers" / "parts-default.json").write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match=message + r".*abandon_parts"):
+        da.commit_parts(path)
+    assert da.parts.abandon_parts(path) is True
+    assert not (path / "writers" / "parts-default.json").exists()
+
+
+@pytest.mark.parametrize("field, value", [("block_length", "abc"), ("records_per_file", 5), ("compression", "GZIP")])
+def test_a_hand_edited_part_manifest_is_named_and_nothing_is_committed(tmp_path, field, value):
+    path = tmp_path / "art"
+    da.save(images(1), path, format="tfrecord")
+    two_parts(path)
+    part = path / "versions" / open_write_doc(path)["id"] / "part-00001-of-00002" / "part.json"
+    doc = json.loads(part.read_text())
+    doc["details"][field] = value
+    part.write_text(json.dumps(doc))
+    with pytest.raises(ArtifactError, match=r"part 1 .*write part 1 again"):
+        da.commit_parts(path)
+    assert da.verify(path, images(1)).ok and len(da.versions(path)) == 1
+
+
+def test_abandon_parts_drops_the_write_and_its_parts_only(tmp_path):
+    path = tmp_path / "art"
+    old = da.save(images(1), path, format="tfrecord")
+    da.save_part(images(2), path, part=0, num_parts=3, overwrite=True)
+    assert da.parts.abandon_parts(path) is True
+    assert da.parts.abandon_parts(path) is False
+    assert {p.name for p in (path / "versions").iterdir()} == {old.version}
+    da.save_part(images(2), path, part=0, num_parts=1, overwrite=True)  # another num_parts is fine now
+    assert da.commit_parts(path).fingerprint == da.fingerprint(images(2))
+
+
+def test_a_writer_timeout_that_is_not_a_number_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATASET_ASSETS_WRITER_TIMEOUT", "nan")
+    with pytest.raises(ArtifactError, match="DATASET_ASSETS_WRITER_TIMEOUT='nan' is not a number of seconds"):
+        da.save_part(images(1), tmp_path / "art", part=0, num_parts=1)
