@@ -92,3 +92,5 @@ def test_split_gives_contiguous_balanced_slices_that_make_the_whole():
     assert sum(slices, []) == items
     assert sorted(len(s) for s in slices) == [2, 3, 3, 3]
     assert split(items, 0, 20) == []  # more parts than items: some are empty
+    with pytest.raises(TypeError, match="takes a sequence"):
+        split(iter(items), 0, 2)  # a generator or a set has no order to cut by
