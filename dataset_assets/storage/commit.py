@@ -33,7 +33,8 @@ def read_record(root: Location) -> dict | None:
     return _parse_commit(root.child(RECORD), root.child(RECORD).read_bytes())
 
 
-def _parse_json(where: Location, data: bytes | None) -> dict | None:
+def parse_json(where: Location, data: bytes | None) -> dict | None:
+    """A record's JSON object, or None for no record; ArtifactError for anything else."""
     if data is None:
         return None
     try:
@@ -46,7 +47,7 @@ def _parse_json(where: Location, data: bytes | None) -> dict | None:
 
 
 def _parse_commit(where: Location, data: bytes | None) -> dict | None:
-    doc = _parse_json(where, data)
+    doc = parse_json(where, data)
     if doc is not None and (not isinstance(doc.get("current"), str) or not isinstance(doc.get("versions"), list)):
         raise ArtifactError(f"{where}: the commit record lacks 'current' or 'versions'; the artifact's history is damaged")
     return doc
@@ -59,7 +60,7 @@ def update_record(root: Location, build: Callable[[dict | None], dict], name: st
     same read-modify-write, so concurrent writers of those are never lost either.
     """
     record = root.child(*name.split("/"))
-    parse = _parse_commit if name == RECORD else _parse_json
+    parse = _parse_commit if name == RECORD else parse_json
     if root.is_local:
         return _update_local(root, record, build, parse)
     if root.is_s3:

@@ -18,13 +18,12 @@ parts (`ArtifactStore.remove_abandoned`): commit within that time of the last pa
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict, dataclass
 
 from ..errors import ArtifactError, UnsupportedDatasetError
-from .commit import update_record
+from .commit import parse_json, update_record
 from .location import Location
 from .versions import VERSIONS, WRITERS, ArtifactStore, new_version_id
 
@@ -169,14 +168,10 @@ def drop_write(store: ArtifactStore, write: str) -> bool:
 
 def _read(store: ArtifactStore, write: str) -> dict | None:
     where = store.root.child(*_record_name(write).split("/"))
-    data = where.read_bytes(limit=1 << 20)
-    if data is None:
-        return None
     try:
-        doc = json.loads(data)
-    except ValueError as e:
-        raise ArtifactError(f"{where} is not a readable open write ({e}); abandon it (dataset_assets.parts.abandon_parts) and write the parts again") from e
-    return doc if isinstance(doc, dict) else {}
+        return parse_json(where, where.read_bytes(limit=1 << 20))
+    except ArtifactError as e:
+        raise ArtifactError(f"{e}. Abandon the open write (dataset_assets.parts.abandon_parts) and write the parts again") from None
 
 
 def _is_version_id(vid) -> bool:
