@@ -46,7 +46,9 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
     target = directory / SUBDIR
     progress = Progress(f"save tfdata {directory.name}", dataset.cardinality())
     digests: dict = {}
-    if _plain_records(layout, options):
+    # a bounded save (max_bytes, max_elements) must see each batch as it is read, to stop at the one past the bound:
+    # TF's save of the untouched source would write all of it first (an endless source: max_elements + 1 elements)
+    if _plain_records(layout, options) and getattr(fingerprinter, "limits", None) is None:
         # the source goes to TF's save untouched; the file written is then read once, for its checksums and the fingerprint
         _save(dataset, target, options)
         tapped, digests = None, _scan_written(directory, target, layout, fingerprinter, progress)

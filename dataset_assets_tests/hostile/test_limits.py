@@ -12,10 +12,12 @@ from dataset_assets_tests.helpers import assert_same_elements
 from dataset_assets_tests.hostile.conftest import images
 
 
-def endless() -> tf.data.Dataset:
-    """A source of unknown size that never ends (what a wrong glob or a missing .take looks like)."""
+def endless(produced: list | None = None) -> tf.data.Dataset:
+    """A source of unknown size that never ends (what a wrong glob or a missing .take looks like); `produced` counts what it yielded."""
     def gen():
         for i in itertools.count():
+            if produced is not None:
+                produced.append(i)
             yield {"image": np.full((16, 16, 3), i % 256, np.uint8), "label": np.int64(i)}
 
     spec = {"image": tf.TensorSpec((16, 16, 3), tf.uint8), "label": tf.TensorSpec((), tf.int64)}
@@ -39,9 +41,12 @@ def test_an_endless_source_stops_at_max_elements(artifact):
 def test_a_source_past_max_bytes_stops(artifact):
     path, fmt = artifact
     first = da.read_manifest(path)
+    produced = []
     with pytest.raises(da.LimitExceededError, match="max_bytes=20000"):  # the first batch passes it
-        da.save(endless(), path, format=fmt, overwrite=True, max_bytes=20_000, max_elements=1_000_000)
+        da.save(endless(produced), path, format=fmt, overwrite=True, max_bytes=20_000, max_elements=1_000_000)
     assert_untouched(path, first)
+    # stopped at the batch past the bound (a batch, plus what the pipeline read ahead), not at max_elements
+    assert len(produced) < 50_000, f"{fmt}: the source was read for {len(produced)} elements past a bound of 20,000 bytes"
 
 
 def test_a_known_size_past_the_bound_is_refused_before_writing(tmp_path):
