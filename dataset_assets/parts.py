@@ -52,7 +52,7 @@ from .storage.parts import (
     touch_write,
 )
 from .storage.staging import fsync_tree, upload_tree
-from .storage.versions import VERSIONS, WRITERS, Lease, beat_of, commit_version, lease_doc, lease_fresh, new_staging, writer_timeout
+from .storage.versions import VERSIONS, WRITERS, Lease, commit_version, lease_fresh, new_staging, writer_timeout
 
 DEFAULT_WRITE = "default"
 
@@ -258,12 +258,9 @@ def _refuse_linked_folders(store: ArtifactStore, opened) -> None:
 
 def _refuse_busy(store: ArtifactStore, opened) -> None:
     """Parts whose writer still holds a fresh lease, and debris of attempts that died (removed)."""
-    now, prefix = time.time(), f"{opened.id}.part-"
-    busy = []
-    for lease in store.root.child(WRITERS).list_names():
-        if lease.startswith(prefix):
-            if now - beat_of(lease_doc(store.root.child(WRITERS, lease))) < writer_timeout():
-                busy.append(lease[len(opened.id) + 1 : -len(".json")])
+    prefix = f"{opened.id}.part-"
+    names = [lease[: -len(".json")] for lease in store.root.child(WRITERS).list_names() if lease.startswith(prefix) and lease.endswith(".json")]
+    busy = [name[len(opened.id) + 1 :] for name in names if lease_fresh(store.root, name)]
     if busy:
         raise ArtifactError(f"{store.root}: {', '.join(sorted(busy))} of write {opened.write!r} are still being written; commit when they are done")
     version = store.root.child(VERSIONS, opened.id)
