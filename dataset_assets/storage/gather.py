@@ -95,8 +95,10 @@ class BlockGather:
             old = self.block_in[slot]
             if old >= 0:
                 self.slot_of[old] = -1
-            size = min(BLOCK_BYTES, self.reader.size - block * BLOCK_BYTES)
-            self.reader.readinto(block * BLOCK_BYTES, memoryview(self.arena[slot * BLOCK_BYTES : slot * BLOCK_BYTES + size]))  # read and checked in place
+            # read, then copied in: reading straight into the arena (`readinto`) measured 1.5x slower per
+            # single element here, its fresh pages faulted in by the kernel's copy instead of by numpy's
+            data = self.reader.read(block * BLOCK_BYTES, min(BLOCK_BYTES, self.reader.size - block * BLOCK_BYTES))
+            self.arena[slot * BLOCK_BYTES : slot * BLOCK_BYTES + len(data)] = np.frombuffer(data, np.uint8)
             self.block_in[slot], self.slot_of[block] = block, slot
             keep[slot] = True
             self.next_victim = (slot + 1) % self.capacity  # round robin: the empty slots first, then the oldest
