@@ -26,9 +26,11 @@ from ...selection import buffer_shuffle, shuffled_indices
 from ...storage.gather import BlockGather
 from .._columnar import RANDOM_CACHE_BYTES
 from . import framing, reader
+from .examples import ExampleDecoder
 from .reader import _to_streams, decode_batches, library_spec, record_batch
 
 _HEAD = 12  # the 8-byte length and its 4-byte CRC before each record's data
+_PROTOBUF_AT_MOST = 16  # elements decoded by protobuf in Python; more go to one parse_example (~3 us an element)
 
 
 def open_rows(directory: Path, manifest: Manifest, layout: Layout, checked: bool = True) -> "_Records | None":
@@ -88,6 +90,7 @@ class _Records:
             self.files.append(BlockGather(open_member(directory, manifest, name, checked), max(share, 4 << 20)))
         self.decoder = RowDecoder(layout)
         columns = [c.name for c in layout.columns]
+        self.examples = ExampleDecoder(layout, columns)
         spec = library_spec(layout, columns)
         self.parse = tf.function(
             lambda serialized: _to_streams(layout, columns, tf.io.parse_example(serialized, spec), serialized),
@@ -108,6 +111,10 @@ class _Records:
         """The records (serialized Examples) of the elements `indices`, in that order, as an object array of bytes."""
         file, at = self._places(np.asarray(indices, np.int64))
         records = np.empty(len(indices), object)
+        if len(indices) == 1:  # one element of `open`: the same steps on Python ints (numpy's on arrays of one cost more than the read)
+            k, i = int(file[0]), int(at[0])
+            records[0] = self.files[k].one(int(self.starts[i]), int(self.lengths[i])).tobytes()
+            return records
         for k in np.unique(file).tolist():  # one gather per shard file
             mine = np.flatnonzero(file == k)
             lengths = self.lengths[at[mine]]
@@ -118,6 +125,8 @@ class _Records:
 
     def elements(self, indices: np.ndarray) -> list:
         records = self.serialized(indices)
+        if len(records) <= _PROTOBUF_AT_MOST:  # a few: protobuf's parser, where one traced parse_example costs ~600 us
+            return self.decoder.decode(self.examples.decode(records.tolist(), self.names))
         try:
             streams = self.parse(tf.constant(records.tolist() or [], tf.string))
         except tf.errors.InvalidArgumentError as e:
