@@ -152,11 +152,10 @@ class CheckedFile:
             lo, hi = k * BLOCK_BYTES, min((k + 1) * BLOCK_BYTES, self.size)
             a, b = max(lo, offset), min(hi, end)
             piece = buffer[a - offset : b - offset]
-            if a == lo and b == hi and k != self._kept[0]:
-                self._preadinto(lo, piece)
-                self._check(k, np.frombuffer(piece, np.uint8).view(), lo)
-            else:
+            if k == self._kept[0] or 2 * (b - a) < hi - lo:  # mostly outside the range: read whole and kept, the next read may want the rest
                 piece[:] = memoryview(self._block(k))[a - lo : b - lo]
+            else:  # wholly or mostly inside: straight into `buffer`, the few bytes outside beside it, all checked as one block
+                self._read_around(k, lo, hi, a, b, piece)
 
     def _check_range(self, offset: int, length: int) -> None:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -173,12 +172,43 @@ class CheckedFile:
         self._kept = (k, block)
         return block
 
+    def _read_around(self, k: int, lo: int, hi: int, a: int, b: int, piece: memoryview) -> None:
+        """Block `k` (bytes `lo`..`hi`) read by one call: bytes `a`..`b` into `piece`, the rest into scratch, checked together.
+
+        HDF5 chunks aligned to blocks (formats.hdf5) end a few KiB before their block does: the
+        chunk goes straight into libhdf5's buffer, and only those few KiB are read on the side.
+        """
+        parts = [bytearray(a - lo), piece, bytearray(hi - b)]
+        done, want = 0, hi - lo
+        while done < want:  # preadv may stop short: go on from the first part not yet full
+            skip, views = done, []
+            for part in parts:
+                if skip >= len(part):
+                    skip -= len(part)
+                    continue
+                views.append(memoryview(part)[skip:])
+                skip = 0
+            n = os.preadv(self.fd, views, lo + done)
+            if n == 0:
+                self._truncated(lo + done)
+            done += n
+        crc = 0
+        for part in parts:
+            if len(part):
+                view = np.frombuffer(part, np.uint8)
+                view.flags.writeable = False  # google-crc32c takes read-only buffers only
+                crc = google_crc32c.extend(crc, view)
+        self._check_crc(k, crc, lo, want)
+
     def _check(self, k: int, data, lo: int) -> None:
         if isinstance(data, np.ndarray):
             data.flags.writeable = False  # google-crc32c takes read-only buffers only
-        if google_crc32c.value(data) != int(self.crcs[k]):
+        self._check_crc(k, google_crc32c.value(data), lo, len(data))
+
+    def _check_crc(self, k: int, crc: int, lo: int, length: int) -> None:
+        if crc != int(self.crcs[k]):
             raise ArtifactError(
-                f"{self.path}: bytes {lo}..{lo + len(data)} (block {k}) do not match the checksum recorded when it was written; "
+                f"{self.path}: bytes {lo}..{lo + length} (block {k}) do not match the checksum recorded when it was written; "
                 "the file is damaged. Re-create the artifact, or load another version"
             )
 

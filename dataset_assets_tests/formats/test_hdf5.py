@@ -281,3 +281,21 @@ def test_parallel_reads_do_not_deadlock(tmp_path, monkeypatch):
     with ThreadPoolExecutor(3) as pool:  # three Python threads iterating the same loaded dataset at once
         assert list(pool.map(sum_of, [loaded.prefetch(tf.data.AUTOTUNE)] * 3)) == [total] * 3
     assert [bytes(b) for _, b in loaded.take(6).as_numpy_iterator()] == STRINGS + STRINGS[:1]
+
+
+def test_chunks_of_nearly_a_checksum_block_start_on_one(tmp_path):
+    """Aligned, a chunk is read straight into libhdf5's buffer and checked there; small chunks are not padded out."""
+    from dataset_assets.storage.checksums import BLOCK_BYTES
+
+    images = np.random.default_rng(0).integers(0, 255, (300, 64, 64, 3), dtype=np.uint8)  # 85 rows a chunk: 1,044,480 bytes
+    ds = tf.data.Dataset.from_tensor_slices({"image": images, "label": np.arange(300)})
+    da.save(ds, tmp_path / "art", format="hdf5")
+    files = [p for p in (tmp_path / "art").rglob("data.h5")]
+    with h5py.File(files[0], "r") as f:
+        big, small = f["c000.image.values"], f["c001.label.values"]
+        offsets = [big.id.get_chunk_info(i).byte_offset for i in range(big.id.get_num_chunks())]
+        assert len(offsets) == 4 and all(o % BLOCK_BYTES == 0 for o in offsets), offsets
+        assert small.id.get_chunk_info(0).size < BLOCK_BYTES // 2
+    # the padding: up to one block before the first aligned chunk (after the file's metadata), then each chunk's last 4 KiB
+    assert files[0].stat().st_size <= (len(offsets) + 1) * BLOCK_BYTES + (64 << 10)
+    assert_same_elements(da.load(tmp_path / "art"), ds)

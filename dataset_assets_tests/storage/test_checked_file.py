@@ -12,6 +12,8 @@ from dataset_assets.storage.checksums import BLOCK_BYTES, CheckedFile, digest_fi
 
 SIZE = 3 * BLOCK_BYTES + BLOCK_BYTES // 2  # three whole blocks and a partial last one
 RANGES = [(0, SIZE), (0, BLOCK_BYTES), (10, 100), (BLOCK_BYTES - 5, 10), (BLOCK_BYTES // 2, 2 * BLOCK_BYTES), (3 * BLOCK_BYTES, SIZE - 3 * BLOCK_BYTES), (SIZE - 1, 1)]
+# mostly inside one block (an HDF5 chunk aligned to a block): read around, the bytes outside the range checked too
+RANGES += [(BLOCK_BYTES, BLOCK_BYTES - 4096), (2 * BLOCK_BYTES + 100, BLOCK_BYTES - 200), (BLOCK_BYTES // 4, BLOCK_BYTES)]
 
 
 @pytest.fixture(scope="module")
