@@ -134,7 +134,7 @@ class _NpyStream:
         self.file = open(path, "wb")
         header = self._header(expected_rows or 0)
         self.file.write(header)
-        self._hash = Hasher() if expected_rows is not None else None
+        self._hash = Hasher(background=True) if expected_rows is not None else None
         if self._hash is not None:
             self._hash.update(header)
         self.digest = None
@@ -161,6 +161,8 @@ class _NpyStream:
             self.file.close()  # durability: staging syncs the whole artifact once before it goes live
             self.digest = self._hash.digest()
             return
+        if self._hash is not None:
+            self._hash.digest()  # of the wrong header: only its thread ends
         header = self._header(self.rows)  # count unknown up front (or the source's cardinality was wrong)
         self.file.seek(0)
         self.file.write(header)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import google_crc32c
@@ -45,16 +46,33 @@ def unpack_crcs(text: str, where: str) -> np.ndarray:
 
 
 class Hasher:
-    """SHA-256 and block CRC-32C of bytes written in order, without holding more than one block."""
+    """SHA-256 and block CRC-32C of bytes written in order, without holding more than one block.
 
-    def __init__(self):
+    `background=True`: each `update` is hashed on a thread of its own while the caller goes on
+    (hashlib and google-crc32c release the GIL), one update in flight at most, so the writer's
+    next batch is produced while the last is hashed; the caller must not change the data it
+    passed. `digest` waits for it. Writers hash each file while a second SHA-256, the content
+    fingerprint, runs on their own thread: the two passes overlap instead of adding up.
+    """
+
+    def __init__(self, background: bool = False):
         self._sha = hashlib.sha256()
         self._crcs: list[int] = []
         self._crc = 0  # of the partial block so far
         self._fill = 0
         self.bytes = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dataset_assets-hash") if background else None
+        self._pending: Future | None = None
 
     def update(self, data) -> None:
+        if self._pool is None:
+            self._update(data)
+            return
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(self._update, data)
+
+    def _update(self, data) -> None:
         # a uint8 view, never a copy: the bytes written pass through here once
         if isinstance(data, np.ndarray):
             data = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
@@ -73,6 +91,11 @@ class Hasher:
                 self._crc, self._fill = 0, 0
 
     def digest(self) -> Digest:
+        if self._pool is not None:
+            if self._pending is not None:
+                self._pending.result()
+            self._pool.shutdown()
+            self._pool, self._pending = None, None
         crcs = self._crcs + ([self._crc] if self._fill else [])
         return Digest(self.bytes, self._sha.hexdigest(), pack_crcs(crcs))
 

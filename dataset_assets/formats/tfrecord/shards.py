@@ -67,7 +67,7 @@ class _File:
         self.path, self.file = path, open(path, "wb")
         wbits = {"GZIP": 31, "ZLIB": 15}.get(compression)
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
-        self.hasher, self.bytes, self.records = Hasher(), 0, 0
+        self.hasher, self.bytes, self.records = Hasher(background=True), 0, 0
         self.lengths: list[np.ndarray] = []
 
     def _out(self, data: bytes) -> None:
