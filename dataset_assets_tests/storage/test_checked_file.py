@@ -76,3 +76,15 @@ def test_a_truncated_file_raises_naming_where_it_ends(original, tmp_path):
         with pytest.raises(ArtifactError, match=rf"ends at byte {2 * BLOCK_BYTES + 7}.*truncated"):
             reader.readinto(0, memoryview(bytearray(SIZE)))
     assert os.path.getsize(victim) == 2 * BLOCK_BYTES + 7
+
+
+def test_a_background_hasher_gives_the_same_digest(original):
+    from dataset_assets.storage.checksums import Hasher
+
+    path, data, crcs = original
+    pieces = [data[a : a + n] for a, n in zip(range(0, SIZE, 777_777), [777_777] * SIZE)]
+    plain, background = Hasher(), Hasher(background=True)
+    for piece in pieces:
+        plain.update(piece)
+        background.update(np.frombuffer(piece, np.uint8))
+    assert background.digest() == plain.digest() == digest_file(path)
