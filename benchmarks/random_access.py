@@ -227,13 +227,9 @@ def parse_args(argv=None):
     p.add_argument("--repeat", type=int, default=None, help="runs of each epoch, min taken (default 3, quick 1)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before a measurement process is killed")
     p.add_argument("--workloads", default=",".join(workloads.WORKLOADS))
-    args = p.parse_args(argv)
-    args.workloads = [w for w in args.workloads.split(",") if w]
-    if set(args.workloads) - set(workloads.WORKLOADS):
-        p.error(f"unknown workload: {', '.join(sorted(set(args.workloads) - set(workloads.WORKLOADS)))}")
-    args.repeat = args.repeat or (1 if args.quick else 3)
-    args.timeout = args.timeout or (600 if args.quick else 3600)
-    return args
+    from .run import settle_args
+
+    return settle_args(p, p.parse_args(argv))
 
 
 def main(argv=None) -> int:

@@ -150,9 +150,14 @@ def parse_args(argv=None):
     p.add_argument("--patch", default=None, help="module:function applied in every measuring process first (see benchmarks/patches.py)")
     p.add_argument("--merge", action="store_true", help="update DIR/results.json in place instead of starting a new one")
     args = p.parse_args(argv)
-    args.workloads = [w for w in args.workloads.split(",") if w]
     args.methods = [m for m in args.methods.split(",") if m]
-    bad = set(args.workloads) - set(workloads.WORKLOADS) | set(args.methods) - {m.name for m in METHODS}
+    return settle_args(p, args, unknown=set(args.methods) - {m.name for m in METHODS})
+
+
+def settle_args(p: argparse.ArgumentParser, args, unknown: set = frozenset()):
+    """The options every benchmark entry point shares: workloads checked, repeat and timeout defaulted by --quick."""
+    args.workloads = [w for w in args.workloads.split(",") if w]
+    bad = set(args.workloads) - set(workloads.WORKLOADS) | set(unknown)
     if bad:
         p.error(f"unknown workload or method: {', '.join(sorted(bad))}")
     args.repeat = args.repeat or (1 if args.quick else 3)
