@@ -1,4 +1,11 @@
-"""Artifacts for the CLI tests, and `run`: the installed `dataset-assets` command in a real subprocess."""
+"""Artifacts for the CLI tests; `run`: the installed `dataset-assets` command in a real subprocess; `cli`: the same
+command line through `dataset_assets.cli.main` in this process.
+
+A subprocess costs a fresh interpreter importing TensorFlow (10-20 s on 2 busy cores). What depends on the process
+boundary (the exit status the installed script gives the shell, TensorFlow's C++ lines on stderr while it loads) is
+asserted through `run`, at least once per subcommand; what a command computes and prints is asserted through `cli`,
+which runs the same argument parsing and the same `main`, with the same environment and working folder.
+"""
 
 import json
 import os
@@ -49,6 +56,40 @@ def run(home):
         return Result(subprocess.run([str(COMMAND), *args], env=env, cwd=home, capture_output=True, text=True, timeout=300))
 
     return run
+
+
+@pytest.fixture
+def cli(home, capsys):
+    """`dataset-assets ARGS` as `run` does it, in-process: `main(ARGS)`'s return value (or argparse's exit status) and
+    what it printed. Environment, working folder and the `dataset_assets` logger are restored afterwards."""
+    from dataset_assets import cli as command
+    from dataset_assets.progress import log as progress_log
+
+    def cli(*args: str) -> Result:
+        saved_env = dict(os.environ)
+        saved_log = (list(progress_log.handlers), progress_log.level, progress_log.propagate)
+        for name in ("TF_CPP_MIN_LOG_LEVEL", "DATASET_ASSETS_PROGRESS"):
+            os.environ.pop(name, None)
+        os.environ["DATASET_ASSETS_HOME"] = str(home)
+        cwd = os.getcwd()
+        os.chdir(home)
+        capsys.readouterr()  # only this command's output
+        try:
+            try:
+                code = command.main(list(args))
+            except SystemExit as e:  # argparse: --help (0) and usage errors (2)
+                code = e.code if isinstance(e.code, int) else 1
+            out, err = capsys.readouterr()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved_env)
+            os.chdir(cwd)
+            progress_log.handlers[:] = saved_log[0]
+            progress_log.setLevel(saved_log[1])
+            progress_log.propagate = saved_log[2]
+        return Result(subprocess.CompletedProcess(args, code, out, err))
+
+    return cli
 
 
 @pytest.fixture
