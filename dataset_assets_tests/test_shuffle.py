@@ -1,6 +1,7 @@
 """`load(shuffle_seed=...)` and checkpoints: a global shuffle, new each epoch, and iterators that resume exactly in a new process."""
 
 import json
+import select
 import subprocess
 import sys
 
@@ -80,29 +81,71 @@ def test_a_bad_seed_is_refused_before_anything_is_read(seed):
 
 
 _RESUME = """
-import json, sys
+import json, sys, traceback
 import dataset_assets as da
 import tensorflow as tf
-path, checkpoint, options = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-iterator = iter(da.load(path, **options))
-tf.train.Checkpoint(iterator=iterator).read(checkpoint).assert_consumed()
-print(json.dumps([int(e["label"]) for e in iterator]))
+print("ready", flush=True)
+for request in sys.stdin:  # one checkpoint per line: [path, checkpoint, options]
+    try:
+        path, checkpoint, options = json.loads(request)
+        iterator = iter(da.load(path, **options))
+        tf.train.Checkpoint(iterator=iterator).read(checkpoint).assert_consumed()
+        print(json.dumps({"rest": [int(e["label"]) for e in iterator]}), flush=True)
+    except Exception:
+        print(json.dumps({"error": traceback.format_exc()}), flush=True)
 """
+
+
+class Resumer:
+    """A fresh interpreter that resumes the checkpoints the tests write, one after the other.
+
+    Never the process that wrote the checkpoint: the resumed iterator has only the artifact and the checkpoint
+    file to go by. One process for every test of the module instead of one each (each import of TensorFlow
+    costs 5-15 s); each request builds its own `load` and its own iterator from scratch.
+    """
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", _RESUME], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self._line(300) == "ready"
+
+    def _line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"the resuming process gave no answer within {timeout} s"
+        line = self.proc.stdout.readline()
+        assert line, f"the resuming process exited with {self.proc.wait(10)}: {self.proc.stderr.read()[-2000:]}"
+        return line.strip()
+
+    def resume(self, path, checkpoint: str, options: dict) -> list[int]:
+        self.proc.stdin.write(json.dumps([str(path), checkpoint, options]) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self._line(300))
+        assert "error" not in answer, answer["error"][-2000:]
+        return answer["rest"]
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def resumer():
+    r = Resumer()
+    yield r
+    r.close()
 
 
 @pytest.mark.parametrize("fmt", ["npy", "tfrecord", "tfrecord_gzip", "tfdata", "pathlist"])
 @pytest.mark.parametrize("options", [{}, {"split": "[10%:90%]", "shard": [2, 1], "shuffle_seed": 5}], ids=["plain", "selected_shuffled"])
-def test_a_checkpointed_iterator_resumes_with_the_next_element_in_a_new_process(artifacts, tmp_path, fmt, options):
+def test_a_checkpointed_iterator_resumes_with_the_next_element_in_a_new_process(artifacts, tmp_path, fmt, options, resumer):
     kwargs = {**options, **({"shard": tuple(options["shard"])} if "shard" in options else {})}
     iterator = iter(da.load(artifacts / fmt, **kwargs))
     seen = [int(next(iterator)["label"]) for _ in range(9)]
     checkpoint = tf.train.Checkpoint(iterator=iterator).write(str(tmp_path / "ckpt"))
     rest = [int(e["label"]) for e in iterator]
-    out = subprocess.run(
-        [sys.executable, "-c", _RESUME, str(artifacts / fmt), checkpoint, json.dumps(options)], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == rest
+    assert resumer.resume(artifacts / fmt, checkpoint, options) == rest
     wanted = list(element_range(N, options.get("split"), kwargs.get("shard")))
     assert sorted(seen + rest) == wanted and len(rest) == len(wanted) - 9
 
