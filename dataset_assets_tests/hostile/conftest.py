@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dataset_assets as da
+from dataset_assets_tests.children import run_code
 
 
 def images(n: int = 20, seed: int = 0) -> tf.data.Dataset:
@@ -31,9 +32,12 @@ def artifact(fmt, tmp_path):
 
 
 def run_child(code: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh Python; a crash shows as a negative return code, a hang as TimeoutExpired."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=full_env)
+    """Run `code` in a child process; a crash shows as a negative return code, a hang as TimeoutExpired.
+
+    The child is forked from a server with TensorFlow already imported (dataset_assets_tests/children.py), not
+    a fresh interpreter: what these tests need from it is a process of its own that may crash or hang.
+    """
+    return run_code(textwrap.dedent(code), timeout, {"TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
 
 
 def assert_clean_exit(proc: subprocess.CompletedProcess) -> None:

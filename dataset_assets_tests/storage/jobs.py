@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PRELOAD = ["dataset_assets", "numpy", "tensorflow", "fsspec", "s3fs", "dataset_assets_tests.storage.util", __name__]  # dataset_assets first: it loads TensorFlow quietly
+PRELOAD = ["dataset_assets", "numpy", "tensorflow", "fsspec", "s3fs", "dataset_assets_tests.storage.util", __name__, "dataset_assets_tests.children"]  # dataset_assets first: it loads TensorFlow quietly
 
 
 # --- in the child ------------------------------------------------------------------------------------
