@@ -50,7 +50,8 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    """A materialization of the image assets on a temporary instance, then the webserver on it at 127.0.0.1."""
+    """A materialization of the image assets and of one day of the example on a temporary instance, and the
+    webserver on it at 127.0.0.1 (the tests start once both materializations have succeeded)."""
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y chromium`"
     root = tmp_path_factory.mktemp("ui")
     (root / "dagster").mkdir()
@@ -61,9 +62,18 @@ def ui(tmp_path_factory):
         ["-m", "dataset_assets.definitions", "--select", ASSETS],
         ["-m", "daily_events.definitions", "-d", str(EXAMPLE), "--select", "daily_events,daily_events_tfrecord", "--partition", DAY],
     ]
-    for args in runs:
-        done = subprocess.run([str(BIN / "dagster"), "asset", "materialize", *args], env=env, cwd=root, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # The two materializations and the webserver start side by side (each mostly imports TensorFlow and Dagster:
+    # one after the other they took ~36 s of setup); the instance's SQLite storage is created first, here, so
+    # that they do not race to create it.
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(root / "dagster")):
+        pass
+    logs = [open(root / f"materialize-{i}.log", "w+") for i in range(len(runs))]
+    materializing = [
+        subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", *args], env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, text=True)
+        for args, log in zip(runs, logs)
+    ]
     (root / "workspace.yaml").write_text(WORKSPACE)
     port = _free_port()
     log = open(root / "webserver.log", "w")
@@ -72,6 +82,14 @@ def ui(tmp_path_factory):
         env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
+        for done, out in zip(materializing, logs):
+            try:
+                done.wait(600)
+            finally:
+                if done.poll() is None:
+                    done.kill()
+            out.seek(0)
+            assert done.returncode == 0, out.read()[-6000:]
         url = f"http://127.0.0.1:{port}"
         _wait_for(url + "/server_info", server, 180)
         shots = Path(os.environ.get("DATASET_ASSETS_SCREENSHOTS") or root / "screenshots")
@@ -84,6 +102,8 @@ def ui(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        for out in logs:
+            out.close()
 
 
 @pytest.fixture(scope="module")
