@@ -43,7 +43,10 @@ def test_parts_written_by_two_dask_workers_commit_to_the_single_process_artifact
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     (tmp_path / "dagster").mkdir()
-    finish(dagster(["instance", "migrate"], env), "dagster instance migrate")  # the runs below share one SQLite instance
+    # the runs below share one SQLite instance: its storage is created here first (in-process, as `dagster instance
+    # migrate` would, without another interpreter importing Dagster), so that they do not race to create it
+    with DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])):
+        pass
     saved = dict(os.environ)
     os.environ.update(env)  # the workers inherit it: S3 endpoint, DAGSTER_HOME, the example on the path
     try:
