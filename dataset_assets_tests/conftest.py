@@ -1,5 +1,8 @@
+import functools
 import os
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -7,9 +10,42 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _FINISHED: dict[str, int] = {}
 
+# pytest-xdist (pyproject.toml: `-n 2 --dist loadscope`) sends whole test files to a worker, so that module-scoped
+# fixtures (one S3 server, one webserver, one materialized world) are built once. These session-scoped fixtures are
+# expensive and shared by several files of their folder: the files that name one go to one worker, as one unit.
+# (Only the time is at stake: a file left out builds the fixture once more on the other worker.)
+SHARED_SESSION_FIXTURES = {
+    "defs": "graph",  # defs/conftest.py: the whole asset graph, materialized in-process
+    "examples": "materialized",  # examples/conftest.py: days 1 to 3 of examples/daily_events
+}
 
-def pytest_sessionfinish(session, exitstatus):
-    _FINISHED["status"] = int(exitstatus)
+
+@functools.cache
+def _unit_of_file(path: str) -> str:
+    """The work unit of a test file (a path relative to the repository): a shared session fixture, or the file."""
+    folder = Path(path).parent.name
+    fixture = SHARED_SESSION_FIXTURES.get(folder)
+    if fixture:
+        try:
+            if re.search(rf"def \w+\([^)]*\b{fixture}\b", (Path(__file__).parent.parent / path).read_text()):  # a parameter
+                return f"{folder}/conftest.py::{fixture}"
+        except OSError:
+            pass
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    # not --dist loadgroup with xdist_group marks: pytest-xdist 3.8 renames the tests of a group through
+    # `item._nodeid`, which pytest 9.2 no longer reads, so groups were silently ignored
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndSharedFixtures(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of_file(nodeid.split("::", 1)[0])
+
+    return FilesAndSharedFixtures(config, log)
 
 
 @pytest.hookimpl(trylast=True)
