@@ -34,6 +34,28 @@ def _unit_of_file(path: str) -> str:
     return path
 
 
+# The longest units first (durations of a full run), the rest in collection order: a long unit started last
+# would leave the other worker idle at the end.
+LONGEST_FIRST = [
+    "dataset_assets_tests/storage/test_parts_on_dask.py",
+    "dataset_assets_tests/test_docs.py",
+    "defs/conftest.py::graph",
+    "dataset_assets_tests/defs/test_browser.py",
+    "dataset_assets_tests/defs/test_cli.py",
+    "dataset_assets_tests/storage/test_parts.py",
+    "examples/conftest.py::materialized",
+    "dataset_assets_tests/test_roundtrip.py",
+    "dataset_assets_tests/cli/test_commands.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the order a worker collects is the order the units are handed out
+        rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_unit_of_file(item.nodeid.split("::", 1)[0]), len(rank)))
+
+
 def pytest_xdist_make_scheduler(config, log):
     # not --dist loadgroup with xdist_group marks: pytest-xdist 3.8 renames the tests of a group through
     # `item._nodeid`, which pytest 9.2 no longer reads, so groups were silently ignored
