@@ -237,15 +237,16 @@ class _Served:
                 time.sleep(1)
 
     def stop(self) -> None:
-        """SIGTERM to its process group, SIGKILL after 60 s. Stopping is cleanup, not what the docs claim: in a run
-        on 2 busy cores the webserver and daemon of two `dagster dev` never exited on SIGTERM (the test failed and
-        they stayed behind)."""
+        """SIGINT to its process group, as Ctrl-C in the terminal would, then SIGKILL to what is left of the group.
+        (SIGTERM ended the shell at once and left `dagster dev`, its webserver and daemon running: the 60 s wait for
+        them failed the test twice in a run on 2 busy cores, and they stayed behind.) Stopping is cleanup, not what
+        the docs claim."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, signal.SIGINT)
         try:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             pass
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # what is left of the group: webserver, daemon, code servers
+            os.killpg(self.proc.pid, signal.SIGKILL)  # webserver, daemon, code servers, if any is left
         self.proc.wait(60)
