@@ -183,11 +183,14 @@ def test_an_abandoned_write_is_removed_by_a_later_save(tmp_path, monkeypatch):
 
 
 def test_a_part_writer_killed_midway_leaves_the_current_version_and_only_its_part_is_rewritten(where, workers, monkeypatch):
-    monkeypatch.setenv("DATASET_ASSETS_WRITER_TIMEOUT", WRITER_TIMEOUT)
+    # a long writer timeout until the kill: on a loaded machine the slow writer may start more than the short
+    # one after part 0 has finished, and would rightly judge the open write abandoned (the default is 900 s)
+    patient = {"DATASET_ASSETS_WRITER_TIMEOUT": "60"}
+    monkeypatch.setenv("DATASET_ASSETS_WRITER_TIMEOUT", "60")
     path = where("art")
     old = da.save(images(1), path, format="tfrecord")
-    done = workers.run("save_part", path=path, seed=2, part=0, num_parts=2)
-    doomed = workers.start("save_part", path=path, seed=3, part=1, num_parts=2, n=3000, delay=0.005)  # ~15 s if left alone
+    done = workers.run("save_part", path=path, seed=2, part=0, num_parts=2, env=patient)
+    doomed = workers.start("save_part", path=path, seed=3, part=1, num_parts=2, n=3000, delay=0.005, env=patient)  # ~15 s if left alone
     deadline = time.monotonic() + 60
     while not [n for n in util.names_under(path) if n.startswith("writers/") and ".part-00001" in n]:
         assert time.monotonic() < deadline and doomed.alive(), "the slow part writer never took its lease"
@@ -197,7 +200,8 @@ def test_a_part_writer_killed_midway_leaves_the_current_version_and_only_its_par
     assert doomed.kill() == -signal.SIGKILL
     assert [(v.id, v.current) for v in da.versions(path)] == [(old.version, True)]
     assert_same_elements(da.load(path), images(1))
-    time.sleep(float(WRITER_TIMEOUT) + 0.5)  # the killed writer's lease is stale now
+    monkeypatch.setenv("DATASET_ASSETS_WRITER_TIMEOUT", WRITER_TIMEOUT)
+    time.sleep(float(WRITER_TIMEOUT) + 0.5)  # the killed writer's lease is stale now, judged by this process
     with pytest.raises(ArtifactError, match=r"lacks part\(s\) 1 of 2"):
         da.commit_parts(path)
     first = {n for n in util.names_under(path) if "part-00000-of-00002/" in n}
