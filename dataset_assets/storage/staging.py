@@ -5,11 +5,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .location import Location
 
 UPLOAD_BATCH = 16  # files in flight at once
+FSYNC_EACH_AT_MOST = 64  # files synced one by one; more: the whole file system at once
 
 
 def _load_syncfs():
@@ -25,22 +27,37 @@ _syncfs = _load_syncfs()
 
 
 def fsync_tree(root: Path) -> None:
-    """Make everything below `root` durable before the commit record names it.
+    """Make everything below `root` durable before the commit record names it: every file and folder.
 
-    One `syncfs` flushes the whole file system at once: fsync per file costs seconds
-    for an artifact of 10,000 image files.
+    Up to `FSYNC_EACH_AT_MOST` files, each file and folder is synced on its own, a few at a time; past
+    that, one `syncfs` flushes the whole file system at once (fsync per file costs seconds for an
+    artifact of 10,000 image files). `syncfs` also writes out every other process's unsynced data on
+    that file system, which made it the slower choice for a few files: 0.08-0.1 s of a 0.45 s tfdata
+    save of the images workload went to flushing a TensorFlow save written just before.
     """
-    if _syncfs is not None:
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            if _syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
+    files, folders = [], []
     for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            with open(os.path.join(dirpath, name), "rb+") as f:
-                os.fsync(f.fileno())
+        folders.append(dirpath)
+        files += [os.path.join(dirpath, name) for name in filenames]
+        if len(files) > FSYNC_EACH_AT_MOST and _syncfs is not None:
+            fd = os.open(root, os.O_RDONLY)
+            try:
+                if _syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    with ThreadPoolExecutor(8) as pool:  # concurrent syncs share the file system's journal commits
+        list(pool.map(_fsync, files))
+        # the entries of new files and folders, after the files themselves; the version's own entry too
+        list(pool.map(_fsync, [*folders, os.path.dirname(os.path.abspath(root))]))
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def upload_tree(local: Path, remote: Location, last: str) -> None:
