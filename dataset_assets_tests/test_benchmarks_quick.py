@@ -6,6 +6,7 @@ is a fresh process importing TensorFlow).
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -36,3 +37,15 @@ def test_quick_run_writes_results(tmp_path):
     md = (out / "results.md").read_text()
     assert "read: npy >= 0.8x in-memory" in md and "| numeric | **npy** |" in md
     assert "read: npy >= 0.8x in-memory" in proc.stdout
+
+
+def test_tfdata_save_against_tf_reports_every_workload(tmp_path):
+    cmd = [sys.executable, "-m", "benchmarks.tfdata_save", "--quick", "--repeat", "1"]
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["numeric", "images", "mixed"], proc.stdout
+    for line in lines:
+        theirs, ours, ratio = (float(x) for x in re.findall(r"([0-9.]+) s, da.save ([0-9.]+) s, ([0-9.]+)x", line)[0])
+        assert theirs > 0 and ours > 0 and abs(ratio - theirs / ours) < 0.1 * ratio + 0.01, line
+    assert not list(tmp_path.iterdir()), "the saves were left behind"

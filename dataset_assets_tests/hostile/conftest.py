@@ -1,8 +1,6 @@
 """Saved artifacts to attack, in every format, and a way to run what could crash or hang in a child process."""
 
-import os
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
