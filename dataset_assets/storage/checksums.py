@@ -157,11 +157,11 @@ class CheckedFile:
     def readinto(self, offset: int, buffer: memoryview) -> None:
         """Fill `buffer` (a writable byte view) with the bytes at `offset`, checked, each byte copied once.
 
-        Blocks that lie wholly inside the range are read straight into `buffer` and checked there
-        (a read-only view: google-crc32c takes nothing writable); only the partial blocks at the
-        two ends are read whole on their own, and the last of them is kept for the next read,
-        which in sequential reading starts inside it. Used by `read` across blocks and by readers
-        that bring their own buffer (libhdf5 through h5py).
+        A block wholly or mostly inside the range is read straight into `buffer`, the few bytes of
+        it outside the range into scratch by the same call, and checked there (`_read_around`). A
+        block mostly outside (the ends of a sequential reader's chunks) is read whole on its own and
+        kept, since the next read, which in sequential reading starts inside it, needs the rest.
+        Used by `read` across blocks and by readers that bring their own buffer (libhdf5 through h5py).
         """
         length = len(buffer)
         self._check_range(offset, length)
