@@ -7,7 +7,7 @@ import tensorflow as tf
 import dataset_assets as da
 from dataset_assets.storage.checksums import BLOCK_BYTES, CheckedFile, digest_bytes, unpack_crcs
 from dataset_assets.storage.gather import BlockGather
-from dataset_assets_tests.helpers import leaves, version_dir
+from dataset_assets_tests.helpers import leaves, mapped_resident_bytes, version_dir
 from dataset_assets_tests.test_roundtrip import CASES
 
 RANDOM_ACCESS = ("npy", "hdf5", "tfrecord")
@@ -123,6 +123,30 @@ def test_block_gather_returns_every_range_whatever_the_cache_holds(tmp_path, cac
         assert np.array_equal(gather.ranges(starts, lengths), want), trial
     with pytest.raises(da.ArtifactError, match="past its recorded size"):
         gather.ranges(np.array([len(data) - 2]), np.array([4]))
+
+
+def test_block_gather_keeps_at_most_its_capacity_of_the_file_resident(tmp_path):
+    data = np.random.default_rng(1).integers(0, 256, 8 * BLOCK_BYTES, dtype=np.uint8).tobytes()
+    (tmp_path / "f").write_bytes(data)
+    gather = BlockGather(CheckedFile(str(tmp_path / "f"), len(data), unpack_crcs(digest_bytes(data).crc32c, "f")), 2 * BLOCK_BYTES)
+    for k in range(8):  # every block checked in turn, through a map that may keep two
+        assert gather.one(k * BLOCK_BYTES + 10, 100).tobytes() == data[k * BLOCK_BYTES + 10 : k * BLOCK_BYTES + 110]
+    # the two blocks checked last stay mapped in; the others were dropped (the kernel may map a few pages around a fault)
+    assert BLOCK_BYTES <= mapped_resident_bytes(tmp_path / "f") <= 2 * BLOCK_BYTES + (256 << 10)
+
+
+@pytest.mark.parametrize("fmt", ["npy", "tfrecord"])
+def test_a_file_truncated_after_open_raises_naming_it_at_the_first_random_read(tmp_path, fmt):
+    # open checks every file's size; a file cut short after that is found before its map is made, never read past its end
+    da.save(tf.data.Dataset.from_tensor_slices({"x": np.arange(400_000, dtype=np.int64)}), tmp_path / "art", format=fmt)
+    manifest = da.read_manifest(tmp_path / "art")
+    victim = version_dir(tmp_path / "art") / max(manifest.files, key=lambda f: f.bytes).path
+    art, shuffled = da.open(tmp_path / "art"), da.load(tmp_path / "art", shuffle_seed=0)
+    victim.write_bytes(victim.read_bytes()[: BLOCK_BYTES + 5])
+    with pytest.raises(da.ArtifactError, match=f"{victim}: ends at byte {BLOCK_BYTES + 5}"):
+        art[399_999]
+    with pytest.raises(da.ArtifactError, match=str(victim)):
+        list(shuffled)
 
 
 def test_open_reads_a_remote_version_through_the_cache(tmp_path, monkeypatch):

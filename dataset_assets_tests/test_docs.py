@@ -120,7 +120,7 @@ def world(tmp_path_factory):
 # shell lines that exited 0 in this module's world: a line that two docs give word for word (README.md and
 # docs/dagster.md: `dagster dev ...`, `python examples/train_digits.py`) runs once, the second doc's test reuses
 # that run (each takes 15-30 s); run alone, each doc's test still runs every line of its own
-_PASSED: set[str] = set()
+_PASSED: set[tuple[Path, str]] = set()  # (folder, line)
 
 
 def test_every_doc_has_runnable_blocks_and_every_skipped_command_is_run_elsewhere():
@@ -155,7 +155,7 @@ def python_runs(world, request, tmp_path_factory):
     pool = ThreadPoolExecutor(2)
     runs = {}
     for doc in DOCS:
-        if doc in selected and any(lang == "python" for lang, _ in blocks(doc)):
+        if doc in selected:
             folder = tmp_path_factory.mktemp(f"python-{doc.stem}")
             (folder / "data").symlink_to(ROOT / "data")
             command = [sys.executable, "-c", _python_script(doc, home)]
@@ -164,12 +164,9 @@ def python_runs(world, request, tmp_path_factory):
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+@pytest.mark.parametrize("doc", [d for d in DOCS if any(lang == "python" for lang, _ in blocks(d))], ids=lambda d: d.name)
 def test_python_blocks_run(doc, python_runs):
     code = [c for lang, c in blocks(doc) if lang == "python"]
-    if not code:
-        assert not [c for lang, c in blocks(doc) if lang == "python"]
-        return
     proc = python_runs[doc].result()
     assert proc.returncode == 0, f"{doc.name}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     assert proc.stdout.count("--- block") == len(code)
@@ -183,17 +180,22 @@ def test_shell_blocks_run(doc, world):
         for lang, code in blocks(doc):
             if lang != "bash":
                 continue
+            cwd = ROOT  # a block is pasted into one shell: its `cd` holds for the lines after it
             for line in shell_lines(code):
-                if covered_elsewhere(line) or line in _PASSED:
-                    continue
                 words = shlex.split(line)
+                if words[0] == "cd" and len(words) == 2:
+                    cwd = (cwd / words[1]).resolve()
+                    assert cwd.is_dir(), f"{doc.name}: `{line}`: there is no folder {cwd}"
+                    continue
+                if covered_elsewhere(line) or (cwd, line) in _PASSED:
+                    continue
                 if "dagster" in words and "dev" in words:
                     _answered(serving)  # one `dagster dev` at a time on the instance
-                    serving.append(_Served(line, env))
+                    serving.append(_Served(line, env, cwd))
                     continue
-                proc = subprocess.run(line, shell=True, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
-                assert proc.returncode == 0, f"{doc.name}: `{line}` exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-                _PASSED.add(line)
+                proc = subprocess.run(line, shell=True, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+                assert proc.returncode == 0, f"{doc.name}: `{line}` (in {cwd}) exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+                _PASSED.add((cwd, line))
         _answered(serving)
     finally:
         for served in serving:
@@ -208,18 +210,18 @@ def _answered(serving: list) -> None:
             served.wait_until_it_answers()
         finally:
             served.stop()
-        _PASSED.add(served.line)
+        _PASSED.add((served.cwd, served.line))
 
 
 class _Served:
     """`dagster dev ...` as written, on a free port of 127.0.0.1: it must answer (`wait_until_it_answers`), then it is stopped."""
 
-    def __init__(self, line: str, env: dict):
+    def __init__(self, line: str, env: dict, cwd: Path = ROOT):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.line, self.started = line, time.monotonic()
-        self.proc = subprocess.Popen(f"{line} -h 127.0.0.1 -p {self.port}", shell=True, env=env, cwd=ROOT, start_new_session=True,
+        self.line, self.cwd, self.started = line, cwd, time.monotonic()
+        self.proc = subprocess.Popen(f"{line} -h 127.0.0.1 -p {self.port}", shell=True, env=env, cwd=cwd, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_until_it_answers(self) -> None:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import dataset_assets as da
 from dataset_assets.selection import SelectionError, element_range
+from dataset_assets_tests.helpers import bytes_read
 
 N = 37  # not a multiple of any shard count below: shards differ in size
 
@@ -121,11 +122,6 @@ def test_load_asset_passes_split_and_shard_through(artifacts, tmp_path):
     assert got == list(element_range(N, "[:50%]", (2, 1)))
 
 
-def _read_bytes() -> int:
-    with open("/proc/self/io") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("rchar"))
-
-
 @pytest.mark.parametrize("fmt", ["npy", "hdf5", "tfrecord"])
 def test_a_slice_reads_about_its_share_of_the_bytes(tmp_path, fmt):
     rows, width = 400_000, 16  # 25.6 MB of float32
@@ -134,9 +130,9 @@ def test_a_slice_reads_about_its_share_of_the_bytes(tmp_path, fmt):
     whole = sum(f.bytes for f in da.read_manifest(tmp_path / "a").files)  # tfrecord: the records with their framing
     for split in ("[:10%]", "[45%:55%]", "[-10%:]"):
         loaded = da.load(tmp_path / "a", split=split)
-        before = _read_bytes()
+        before = bytes_read(tmp_path)
         total = sum(int(b.shape[0]) for b in loaded.batch(4096))
-        read = _read_bytes() - before
+        read = bytes_read(tmp_path) - before
         share = whole * total // rows
         assert total == rows // 10
         # at most 1.2x its share, plus what its two edges fall in: 1 MiB checksum blocks, and in hdf5

@@ -128,9 +128,9 @@ class CheckedFile:
         self.fd = os.open(path, os.O_RDONLY)
         self._kept = (-1, b"")
 
-    def close(self) -> None:
+    def close(self, _close=os.close) -> None:  # bound now: at interpreter exit, `__del__` may run after `os` is gone
         if self.fd is not None:
-            os.close(self.fd)
+            _close(self.fd)
             self.fd = None
 
     def __del__(self):
@@ -191,7 +191,7 @@ class CheckedFile:
             return kept[1]
         lo = k * BLOCK_BYTES
         block = self._pread(lo, min(lo + BLOCK_BYTES, self.size) - lo)
-        self._check(k, block, lo)
+        self.check_block(k, block)
         self._kept = (k, block)
         return block
 
@@ -223,10 +223,13 @@ class CheckedFile:
                 crc = google_crc32c.extend(crc, view)
         self._check_crc(k, crc, lo, want)
 
-    def _check(self, k: int, data, lo: int) -> None:
+    def check_block(self, k: int, data) -> None:
+        """Raise ArtifactError unless `data` (bytes, or a read-only numpy view) is block `k` as written; unchecked files pass."""
+        if self.crcs is None:
+            return
         if isinstance(data, np.ndarray):
             data.flags.writeable = False  # google-crc32c takes read-only buffers only
-        self._check_crc(k, google_crc32c.value(data), lo, len(data))
+        self._check_crc(k, google_crc32c.value(data), k * BLOCK_BYTES, len(data))
 
     def _check_crc(self, k: int, crc: int, lo: int, length: int) -> None:
         if crc != int(self.crcs[k]):
@@ -248,6 +251,12 @@ class CheckedFile:
             if n == 0:
                 self._truncated(offset + done)
             done += n
+
+    def check_size(self) -> None:
+        """Raise ArtifactError, naming the file and where it ends, if it is now shorter than recorded (one `fstat`)."""
+        size = os.fstat(self.fd).st_size
+        if size < self.size:
+            self._truncated(size)
 
     def _truncated(self, at: int):
         raise ArtifactError(f"{self.path}: ends at byte {at}, its manifest records {self.size} bytes; the file was truncated")

@@ -43,6 +43,11 @@ def test_parts_written_by_two_dask_workers_commit_to_the_single_process_artifact
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     (tmp_path / "dagster").mkdir()
+    # no captured stdout/stderr: Dagster's local compute logs run a `tail -F` per step, which the Dask workers,
+    # closed with the cluster, left running after the test; the event log this test reads is unaffected
+    (tmp_path / "dagster" / "dagster.yaml").write_text(
+        "compute_logs:\n  module: dagster._core.storage.noop_compute_log_manager\n  class: NoOpComputeLogManager\n"
+    )
     # the runs below share one SQLite instance: its storage is created here first (in-process, as `dagster instance
     # migrate` would, without another interpreter importing Dagster), so that they do not race to create it
     with DagsterInstance.from_ref(InstanceRef.from_dir(env["DAGSTER_HOME"])):

@@ -15,6 +15,7 @@ import io
 import mmap
 import os
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,89 @@ FRAME = 16  # 8-byte length, 4-byte length CRC, data, 4-byte data CRC
 _HEADS_AT_ONCE = 1 << 16
 
 
-def write_index(directory: Path, lengths: list[np.ndarray]) -> Digest:
-    """Write the record lengths of every file, in file order; returns the index file's digest."""
+INDEX_EVERY = 1 << 17  # the manifest keeps where every 131,072th record starts: one group of lengths is 1 MiB of the index
+
+
+def write_index(directory: Path, lengths: list[np.ndarray]) -> tuple[Digest, dict]:
+    """Write the record lengths of every file, in file order; returns the index file's digest and the details that locate
+    its groups (`RecordIndex`): `index_every` and `index_offsets`, where each group's first record starts in the files
+    laid end to end."""
     flat = np.concatenate(lengths).astype("<i8") if lengths else np.zeros(0, "<i8")
     out = io.BytesIO()
     np.save(out, flat, allow_pickle=False)
     data = out.getvalue()
     with open(directory / INDEX, "wb") as f:
         f.write(data)
-    return digest_bytes(data)
+    framed = flat.astype(np.int64) + FRAME
+    starts = np.cumsum(framed) - framed
+    return digest_bytes(data), {"index_every": INDEX_EVERY, "index_offsets": starts[::INDEX_EVERY].tolist()}
+
+
+class RecordIndex:
+    """Each record's length and place, by index position (file after file), read from `INDEX` a group at a time.
+
+    The manifest's details keep where the first record of every group of `index_every` starts
+    in the files laid end to end (`index_offsets`), so a record's place is a sum over one group:
+    a slice or a shard reads the groups it falls in (1 MiB of the index each), not the whole
+    index (8 bytes an element: 8 MB for a million elements, more than a 1% slice of them).
+    Each group is checked as it is read: its lengths must add up to where the next group starts.
+    Artifacts saved before the table existed read the whole index once, as one group.
+    """
+
+    def __init__(self, directory: Path, manifest: Manifest, total_bytes: int):
+        self.reader = open_member(directory, manifest, INDEX)
+        self.path, self.total, n = self.reader.path, total_bytes, manifest.num_elements
+        # the lengths are the file's last 8n bytes (np.save's header before them is left unread: a slice reads no
+        # block it does not need); what they hold is checked group by group against the manifest's offsets
+        self.data_at = self.reader.size - 8 * n
+        if self.data_at < 16:
+            raise ArtifactError(f"{self.path}: holds {self.reader.size} bytes, too few for the lengths of the manifest's {n} records; re-create the artifact with save()")
+        every, offsets = manifest.details.get("index_every"), manifest.details.get("index_offsets")
+        self.groups: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.lock = threading.Lock()
+        if isinstance(every, int) and every > 0 and isinstance(offsets, list) and len(offsets) == -(-n // every) and all(isinstance(o, int) for o in offsets):
+            self.every, self.offsets = every, offsets
+        else:  # saved without the table: the whole index is one group
+            self.every, self.offsets = max(n, 1), [0]
+        self.count = n
+
+    def one(self, position: int) -> tuple[int, int]:
+        """(data length, where the record's length prefix starts in the files laid end to end) of one record."""
+        lengths, starts = self._group(position // self.every)
+        within = position % self.every
+        return int(lengths[within]), int(starts[within])
+
+    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`one` of every position: (data lengths, starts)."""
+        group, within = np.divmod(positions, self.every)
+        lengths, starts = np.empty(len(positions), np.int64), np.empty(len(positions), np.int64)
+        for k in np.unique(group).tolist():  # a loop over groups (a million records are 8), not records
+            mine = group == k
+            group_lengths, group_starts = self._group(k)
+            lengths[mine], starts[mine] = group_lengths[within[mine]], group_starts[within[mine]]
+        return lengths, starts
+
+    def _group(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        group = self.groups.get(k)
+        if group is not None:
+            return group
+        with self.lock:  # the pipeline's threads ask for the same group at once: read it once
+            group = self.groups.get(k)
+            return group if group is not None else self._read_group(k)
+
+    def _read_group(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = k * self.every, min((k + 1) * self.every, self.count)
+        lengths = np.frombuffer(self.reader.read(self.data_at + 8 * lo, 8 * (hi - lo)), "<i8").astype(np.int64)
+        framed = lengths + FRAME
+        starts = self.offsets[k] + np.cumsum(framed) - framed
+        end = self.offsets[k + 1] if k + 1 < len(self.offsets) else self.total
+        if len(lengths) and (lengths.min() < 0 or int(starts[-1] + framed[-1]) != end):
+            raise ArtifactError(
+                f"{self.path}: records {lo}..{hi} of the record index end at byte {int(starts[-1] + framed[-1])} of the files laid end to end, "
+                f"where the manifest's index_offsets (or the files' sizes) put {end}; the artifact is damaged, re-create it with save()"
+            )
+        self.groups[k] = (lengths, starts)
+        return lengths, starts
 
 
 def check_files(directory: Path, manifest: Manifest, files: list[str], counts: list[int]) -> None:

@@ -39,7 +39,7 @@ def combine_parts(directory: Path, parts: list[tuple[str, Path, Manifest]]) -> W
         files += [f"{name}/{f}" for f in details["files"]]
         counts += [int(c) for c in details.get("records_per_file", [])]
         lengths.append(framing.read_index(where, manifest))
-    digest = framing.write_index(directory, lengths)
+    digest, located = framing.write_index(directory, lengths)
     block = max(int(m.details["block_length"]) for _, _, m in parts)
-    details = {**first, "files": files, "records_per_file": counts, "cycle_length": 1, "block_length": block}
+    details = {**first, "files": files, "records_per_file": counts, "cycle_length": 1, "block_length": block, **located}
     return Written(details=details, digests={framing.INDEX: digest})

@@ -1,10 +1,11 @@
 """tfrecord random access (`dataset_assets.open`, and `load`'s split, shard and shuffle): records found through the record index.
 
 The index (`framing.INDEX`) holds every record's length, file after file, so a record's place is
-a cumulative sum away; an element's file and record follow from how `shards` spread the blocks
-(block b of `block_length` records in file b % `cycle_length`, or files filled one after
-another). Records are read from checked, cached blocks (`storage.gather`), in one batch per
-file, and parsed by one traced `parse_example` for the whole request. `read_selected` serves
+a cumulative sum away, within one group of the index (`framing.RecordIndex`); an element's file
+and record follow from how `shards` spread the blocks (block b of `block_length` records in file
+b % `cycle_length`, or files filled one after another). Records are read from checked blocks
+of a map of each file (`storage.gather`), in one batch per file, and decoded by protobuf's
+parser (up to 16) or one traced `parse_example` for the whole request. `read_selected` serves
 `load(split=, shard=, shuffle_seed=)` the same way, a batch of indices at a time, so a slice
 reads its share and a shuffle is global. Compressed files have no places to read from:
 `open_rows` returns None for them (`open` says what has random access), and `read_selected`
@@ -75,18 +76,16 @@ class _Records:
         self.layout, self.names = layout, list(details["files"])
         self.cycle, self.block = int(details["cycle_length"]), int(details["block_length"])
         counts = [int(c) for c in details.get("records_per_file", [])]
-        lengths = framing.read_index(directory, manifest)
         sizes = {f.path: f.bytes for f in manifest.files}
-        if len(counts) != len(self.names) or sum(counts) != len(lengths) or sum(counts) != manifest.num_elements:
-            raise ArtifactError(f"{directory}: the record index and records_per_file {counts!r} do not match the manifest's {manifest.num_elements} elements; re-create the artifact with save()")
+        if len(counts) != len(self.names) or sum(counts) != manifest.num_elements or any(n not in sizes for n in self.names):
+            raise ArtifactError(f"{directory}: records_per_file {counts!r} of files {self.names!r} do not match the manifest's {manifest.num_elements} elements and files; re-create the artifact with save()")
+        file_sizes = [sizes[n] for n in self.names]
+        self.index = framing.RecordIndex(directory, manifest, sum(file_sizes))  # read a group at a time, as elements are asked for
         self.first = np.cumsum([0, *counts[:-1]])  # the index position of each file's first record
-        self.lengths, self.starts, self.files = lengths, np.empty(len(lengths), np.int64), []
-        for k, (name, first, count) in enumerate(zip(self.names, self.first.tolist(), counts)):
-            framed = lengths[first : first + count] + framing.FRAME
-            if int(framed.sum()) != sizes.get(name, -1):
-                raise ArtifactError(f"{directory / name}: its indexed records end at byte {int(framed.sum())}, the file holds {sizes.get(name)}; the artifact is damaged")
-            self.starts[first : first + count] = np.cumsum(framed) - framed + _HEAD
-            share = RANDOM_CACHE_BYTES * sizes[name] // max(sum(sizes.get(n, 0) for n in self.names), 1)
+        self.base = np.cumsum([0, *file_sizes[:-1]])  # where each file starts in the files laid end to end
+        self.files = []
+        for name, size in zip(self.names, file_sizes):
+            share = RANDOM_CACHE_BYTES * size // max(sum(file_sizes), 1)
             self.files.append(BlockGather(open_member(directory, manifest, name, checked), max(share, 4 << 20)))
         self.decoder = RowDecoder(layout)
         columns = [c.name for c in layout.columns]
@@ -112,13 +111,16 @@ class _Records:
         file, at = self._places(np.asarray(indices, np.int64))
         records = np.empty(len(indices), object)
         if len(indices) == 1:  # one element of `open`: the same steps on Python ints (numpy's on arrays of one cost more than the read)
-            k, i = int(file[0]), int(at[0])
-            records[0] = self.files[k].one(int(self.starts[i]), int(self.lengths[i])).tobytes()
+            k = int(file[0])
+            length, start = self.index.one(int(at[0]))
+            records[0] = self.files[k].one(start - int(self.base[k]) + _HEAD, length).tobytes()
             return records
+        all_lengths, all_starts = self.index.locate(at)
+        starts = all_starts - self.base[file] + _HEAD  # where each record's data starts in its own file
         for k in np.unique(file).tolist():  # one gather per shard file
             mine = np.flatnonzero(file == k)
-            lengths = self.lengths[at[mine]]
-            data = self.files[k].ranges(self.starts[at[mine]], lengths).tobytes()
+            lengths = all_lengths[mine]
+            data = self.files[k].ranges(starts[mine], lengths).tobytes()
             ends = np.cumsum(lengths).tolist()
             records[mine] = [data[end - n : end] for end, n in zip(ends, lengths.tolist())]
         return records

@@ -46,8 +46,9 @@ class Shards:
         f.write(data, lengths)
         self.blocks += 1
 
-    def close(self) -> tuple[list[str], dict[str, Digest], list[int]]:
-        """Name the files, write the record index; returns (file names, digests including the index's, records per file)."""
+    def close(self) -> tuple[list[str], dict[str, Digest], list[int], dict]:
+        """Name the files, write the record index; returns (file names, digests including the index's, records per file,
+        the details that locate the index's groups)."""
         if not self.files:
             self._open()
         names, digests, counts = [], {}, []
@@ -58,8 +59,8 @@ class Shards:
             names.append(name)
             digests[name] = f.hasher.digest()
             counts.append(f.records)
-        digests[framing.INDEX] = framing.write_index(self.directory, [x for f in self.files for x in f.lengths])
-        return names, digests, counts
+        digests[framing.INDEX], located = framing.write_index(self.directory, [x for f in self.files for x in f.lengths])
+        return names, digests, counts, located
 
 
 class _File:

@@ -39,7 +39,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
             shards.write(data, lengths)
             progress.update(n, len(data))
     finally:
-        files, digests, counts = shards.close()
+        files, digests, counts, located = shards.close()
     progress.done()
     details = {
         "features": parse_spec(layout),
@@ -48,5 +48,6 @@ def write(dataset: tf.data.Dataset, layout: Layout, directory: Path, options: di
         "compression": options["compression"],
         "cycle_length": len(files) if options["num_shards"] else 1,
         "block_length": block,
+        **located,  # where the record index's groups start (framing.RecordIndex)
     }
     return Written(details=details, digests=digests)
