@@ -1,7 +1,7 @@
 """`load(shuffle_seed=...)` and checkpoints: a global shuffle, new each epoch, and iterators that resume exactly in a new process."""
 
 import json
-import select
+import selectors
 import subprocess
 import sys
 
@@ -109,7 +109,9 @@ class Resumer:
         assert self._line(300) == "ready"
 
     def _line(self, timeout: float) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        with selectors.DefaultSelector() as waiting:  # not select.select: it refuses descriptors past 1024
+            waiting.register(self.proc.stdout, selectors.EVENT_READ)
+            ready = waiting.select(timeout)
         assert ready, f"the resuming process gave no answer within {timeout} s"
         line = self.proc.stdout.readline()
         assert line, f"the resuming process exited with {self.proc.wait(10)}: {self.proc.stderr.read()[-2000:]}"

@@ -11,6 +11,7 @@ from ..columns import COUNT, Layout, iter_batches, map_plain
 from ..errors import ArtifactError
 from ..fingerprint import Fingerprinter
 from ..progress import Progress
+from ..pyfuncs import numpy_function
 from ..rows import RowDecoder
 from ..selection import shuffled_indices
 
@@ -86,7 +87,7 @@ def read_streams(
         return [np.int64(b - a)] + [bounds.slice(key, a, b) for key in keys]
 
     def to_dict(i):
-        out = tf.numpy_function(read_chunk, [i], touts, stateful=False)
+        out = numpy_function(read_chunk, [i], touts)
         streams = {COUNT: out[0]}
         for (col, s), t in zip(layout.stream_keys(), out[1:]):
             if s == "values" and col.is_string:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from ...columns import COUNT, Column, Layout, batch_size_for, map_plain
 from ...errors import ArtifactError
 from ...manifest import Manifest, safe_member
+from ...pyfuncs import py_function
 from . import framing
 from .options import NATIVE, parse_spec
 
@@ -94,7 +95,7 @@ def record_batches(directory: Path, manifest: Manifest, layout: Layout, arrival=
         paths = tf.data.Dataset.from_tensor_slices(tf.constant(files, tf.string))
         if arrival is None:
             return paths
-        waited = paths.map(lambda p: tf.ensure_shape(tf.py_function(arrived, [p], tf.string), []))
+        waited = paths.map(lambda p: tf.ensure_shape(py_function(arrived, [p], tf.string), []))
         # the wait holds no state worth saving: a restored iterator waits again (or finds the file there)
         options = tf.data.Options()
         options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE

@@ -22,6 +22,7 @@ import tensorflow as tf
 from ...columns import Layout
 from ...errors import ArtifactError
 from ...manifest import Manifest, open_member
+from ...pyfuncs import numpy_function
 from ...rows import RowDecoder
 from ...selection import buffer_shuffle, shuffled_indices
 from ...storage.gather import BlockGather
@@ -59,7 +60,7 @@ def read_selected(
             indices = shuffled_indices(elements, shuffle_seed, batch)
         else:
             indices = tf.data.Dataset.range(elements.start, elements.stop, batch).map(lambda a: tf.range(a, tf.minimum(a + batch, elements.stop)))
-        read = lambda i: tf.ensure_shape(tf.numpy_function(records.serialized, [i], tf.string, stateful=False), [None])  # noqa: E731
+        read = lambda i: tf.ensure_shape(numpy_function(records.serialized, [i], tf.string), [None])  # noqa: E731
         return indices.map(tf.autograph.experimental.do_not_convert(read), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     if layout.needs_split:  # as `reader.read`: one pipeline per leaf (each reads the same records in the same order), zipped
