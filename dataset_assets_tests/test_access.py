@@ -1,5 +1,7 @@
 """`da.open`: random access gives exactly the elements `load` yields, in every format that offers it, checked and bounded."""
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,6 +61,23 @@ def test_pathlist_images_by_index(tmp_path):
     for i, e in zip([49, 0, 7], art[[49, 0, 7]]):
         assert e["label"] == i and e["image"].dtype == np.uint8 and np.array_equal(e["image"], images[i])
     assert [int(e["label"]) for e in art[45:]] == [45, 46, 47, 48, 49]
+
+
+def test_opening_pathlist_artifacts_again_and_again_traces_one_decoder_without_warnings(tmp_path):
+    images, labels = _images()
+    da.save(tf.data.Dataset.from_tensor_slices({"image": images, "label": labels}), tmp_path / "p", format="pathlist")
+    da.save(tf.data.Dataset.from_tensor_slices({"image": images[:5], "label": labels[:5]}), tmp_path / "q", format="pathlist")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        for k in range(8):  # TensorFlow warns of "excessive retracing" from the sixth new trace of the same code on
+            art = da.open(tmp_path / "pq"[k % 2])
+            assert np.array_equal(art[k % 5]["image"], images[k % 5])
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert [r.getMessage() for r in records if "retracing" in r.getMessage()] == []
 
 
 @pytest.mark.parametrize("fmt, options", [("tfdata", {}), ("tfrecord", {"compression": "GZIP"})])

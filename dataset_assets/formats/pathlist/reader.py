@@ -11,7 +11,9 @@ paths that were fingerprinted.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -82,11 +84,13 @@ class _Table:
                 tensors[i] = parse(text, info, layout.leaves[i].spec, list_path)
         self.slices = tuple(tensors[i] for i in range(len(layout.leaves)))
         self.layout = layout
+        checks = _image_checks(directory, manifest, n) if checked and plan.kind != "paths" else None
+        self.slices += () if checks is None else (checks,)
+        # what `element` depends on, and nothing else: artifacts alike share one traced decoder (`_Rows`)
+        self.kind = (json.dumps(manifest.element_spec, sort_keys=True), plan.kind, plan.main, details.get("image_format"), checks is not None)
         if plan.kind == "paths":
             self.element = lambda *leaves: layout.pack(leaves)
         else:
-            checks = _image_checks(directory, manifest, n) if checked else None
-            self.slices += () if checks is None else (checks,)
             self.element = _decoder(layout, plan, details["image_format"], checks is not None)
 
 
@@ -95,7 +99,7 @@ class _Rows:
 
     def __init__(self, table: _Table):
         self.table = table
-        self.decode = tf.function(table.element, autograph=False)
+        self.decode = _traced(table)
 
     def elements(self, indices: np.ndarray) -> list:
         rows = [tf.gather(t, indices) for t in self.table.slices]
@@ -104,6 +108,23 @@ class _Rows:
             element = self.decode(*(r[j] for r in rows))
             out.append(tf.nest.map_structure(lambda t: t.numpy(), element))
         return out
+
+
+_TRACED: dict[tuple, Callable] = {}  # `_Table.kind` -> its element function, traced: the 64 kinds used last
+_TRACED_KINDS = 64
+
+
+def _traced(table: _Table) -> Callable:
+    """The table's element function as a `tf.function`, one per kind of artifact.
+
+    A new `tf.function` for each `open` was traced anew each time, and TensorFlow warned of
+    "excessive retracing" from the sixth `open` on in one process.
+    """
+    traced = _TRACED.pop(table.kind, None) or tf.function(table.element, autograph=False)
+    _TRACED[table.kind] = traced  # the most recent last
+    while len(_TRACED) > _TRACED_KINDS:
+        _TRACED.pop(next(iter(_TRACED)), None)
+    return traced
 
 
 def _image_checks(directory: Path, manifest: Manifest, n: int) -> tf.Tensor | None:
