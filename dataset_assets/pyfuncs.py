@@ -57,10 +57,12 @@ def _hold_in_function_graph(call: Callable) -> None:
     while isinstance(outer, func_graph.FuncGraph):  # as TF climbs: to the graph it appended to
         outer = outer.outer_graph
     entries = getattr(outer, _HELD, [])
-    for i in range(len(entries) - 1, -1, -1):  # by identity, from the end: other threads may append too
-        if entries[i] is held:
-            del entries[i]
-            if not hasattr(here, _HELD):
-                setattr(here, _HELD, [])
-            getattr(here, _HELD).append(held)
-            return
+    if not any(entry is held for entry in entries):
+        return  # a TensorFlow that holds it elsewhere already (the upstream fix)
+    if not hasattr(here, _HELD):
+        setattr(here, _HELD, [])
+    getattr(here, _HELD).append(held)  # held by the function graph first, then let go of by the outer one
+    try:
+        entries.remove(held)  # one call, by identity (functions compare so): safe beside other threads tracing
+    except ValueError:
+        pass

@@ -7,6 +7,7 @@ says why); before the fix each npy load left two file descriptors open, and a lo
 import gc
 import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -65,6 +66,19 @@ def test_an_iterator_reads_on_after_its_dataset_is_dropped(artifacts, name):
     gc.collect()  # the iterator is all that is left of the pipeline: it must keep the readers alive
     rest = [int(x) for batch in iterator for x in batch["label"].numpy()]
     assert sorted(first + rest) == list(range(N))
+
+
+def test_pipelines_built_on_many_threads_at_once_each_read_all_and_let_go(artifacts):
+    def load_and_read(k):
+        name = ("npy", "hdf5", "tfrecord")[k % 3]
+        dataset = da.load(artifacts / name, shuffle_seed=k)
+        gc.collect()  # on other threads too, while pipelines are traced: none may lose its readers
+        return sorted(int(e["label"]) for e in dataset.as_numpy_iterator())
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(load_and_read, range(24))) == [list(range(N))] * 24
+    gc.collect()
+    assert _held_open(artifacts) == []
 
 
 def test_a_traced_callable_lives_as_long_as_its_dataset():
