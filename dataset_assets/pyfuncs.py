@@ -11,6 +11,8 @@ Traced inside a function graph (the function of a `Dataset.map`), the callable i
 graph's list instead, as the upstream fix does: the graph belongs to the dataset's traced
 function, so the callable lives as long as the dataset object and every iterator made from it
 (an iterator holds its dataset). Called eagerly, nothing is moved: there is no graph to tie to.
+`Dataset.from_generator` traces its own callables, out of reach: `from_generator` here hands back
+a `release` that empties them instead.
 """
 
 from __future__ import annotations
@@ -37,6 +39,24 @@ def py_function(func: Callable, inp: list, tout):
     out = tf.py_function(call, inp, tout)
     _hold_in_function_graph(call)
     return out
+
+
+def from_generator(generator: Callable, output_signature) -> tuple[tf.data.Dataset, Callable[[], None]]:
+    """`Dataset.from_generator`, and `release()`, which lets go of `generator` once the dataset has done its work.
+
+    TF keeps from_generator's callables for the life of the process too, and they hold `generator`
+    with all it refers to: for tfdata's save, the whole source pipeline, its iterator's threads and,
+    after a failed save, the error and its traceback. After `release()` they hold an empty box, and
+    iterating the dataset again raises.
+    """
+    box = [generator]
+
+    def call():
+        if not box:
+            raise RuntimeError("dataset_assets: this dataset's generator was released after its one use; build the dataset again")
+        return box[0]()
+
+    return tf.data.Dataset.from_generator(call, output_signature=output_signature), box.clear
 
 
 def _fresh(func: Callable) -> Callable:

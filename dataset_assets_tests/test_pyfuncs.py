@@ -81,6 +81,35 @@ def test_pipelines_built_on_many_threads_at_once_each_read_all_and_let_go(artifa
     assert _held_open(artifacts) == []
 
 
+def _ragged_source(fail_at=None):
+    tokens = tf.ragged.constant([[i] * (i % 4) for i in range(N)], dtype=tf.int64)
+    source = tf.data.Dataset.from_tensor_slices({"tokens": tokens, "label": np.arange(N, dtype=np.int64)})
+    if fail_at is None:
+        return source
+
+    def checked(e):
+        with tf.control_dependencies([tf.debugging.assert_less(e["label"], tf.constant(fail_at, tf.int64))]):
+            return {**e, "label": tf.identity(e["label"])}
+
+    return source.map(checked)
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["saved", "source_fails"])
+def test_a_tfdata_save_lets_go_of_its_source(tmp_path, fails):
+    # through `from_generator` (ragged leaves): TF keeps its callables, which must no longer hold the source pipeline
+    source = _ragged_source(fail_at=25 if fails else None)
+    alive = weakref.ref(source)
+    if fails:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            da.save(source, tmp_path / "a", format="tfdata")
+    else:
+        da.save(source, tmp_path / "a", format="tfdata")
+        assert [int(e["label"]) for e in da.load(tmp_path / "a").as_numpy_iterator()] == list(range(N))
+    del source
+    gc.collect()
+    assert alive() is None
+
+
 def test_a_traced_callable_lives_as_long_as_its_dataset():
     class Source:
         def rows(self, i):
