@@ -7,13 +7,13 @@ so TF's `dataset_spec.pb` (a StructuredValue proto, also pickle-free) is not eve
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import numbers
 import os
 import shutil
 import tempfile
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -269,8 +269,9 @@ def _ending_at_source_error(dataset: tf.data.Dataset, layout: Layout, used: cont
     save has returned, and `save` then removes what was written. Variable-shape leaves are batched
     as ragged and given back as the tensors they were. Where no batching gives back the same
     element_spec (a variable-shape leaf of two or more dimensions, zero-size leaves) the source
-    goes to the save unguarded: docs/safety.md says so. ~10% of TF's save time on 200,000 x 64
-    float32 (1.28 s against 1.15 s).
+    goes to the save unguarded: docs/safety.md says so. The guard alone adds 8% to TF's save of
+    1,000,000 x 64 float32 (4.73 s to 5.10 s); in `write`, beside the snapshot scan's thread, the
+    save went from 3.6 s to 5.3 s (`python -m benchmarks.tfdata_save`): the price of never hanging.
     """
     if any(col.empty for col in layout.columns):  # zero-size: see _fingerprinted
         return dataset, []
@@ -412,38 +413,33 @@ def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
             return datasets.flat_map(shard)
         return datasets.interleave(shard, cycle_length=shards, block_length=1)
 
+    path, alias = _glob_free(target)
     try:
-        return tf.data.Dataset.load(_glob_free(target), element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
+        loaded = tf.data.Dataset.load(path, element_spec=element_spec, compression=options["compression"], reader_func=reader_func)
     except (tf.errors.OpError, OSError, ValueError) as e:
+        if alias is not None:
+            shutil.rmtree(alias, ignore_errors=True)
         raise ArtifactError(f"{target}: not a readable tf.data snapshot ({e}); re-create the artifact with save()") from e
+    if alias is not None:  # as long as the dataset lives: every dataset and iterator made from it holds it
+        weakref.finalize(loaded, shutil.rmtree, alias, ignore_errors=True)
+    return loaded
 
 
 _GLOB_CHARS = frozenset("*?[]\\")
-_aliases: dict[str, str] = {}
-
-
-def _glob_free(target: Path) -> str:
-    """`target`, or a path without glob characters that leads to it.
+def _glob_free(target: Path) -> tuple[str, str | None]:
+    """`target`, or a path without glob characters that leads to it, and the folder to remove once it is read.
 
     TensorFlow finds a snapshot's shard files with a glob below the path it is given, so a
     path holding `[`, `]`, `*`, `?` or a backslash finds none ("expected 60 elements but contained
     only 0"). Such a snapshot is read through a symbolic link of our own, in a private temporary
-    folder, to the version's (immutable) data folder; the links live until the process exits.
+    folder, to the version's (immutable) data folder; `_load` removes the folder with the dataset.
     """
     text = str(target)
     if not _GLOB_CHARS & set(text):
-        return text
-    if text not in _aliases:
-        folder = tempfile.mkdtemp(prefix="dataset_assets-tfdata-")
-        if _GLOB_CHARS & set(folder):
-            raise ArtifactError(f"{text}: TensorFlow cannot read a snapshot at a path with glob characters, and the temporary folder {folder} has them too; set TMPDIR")
-        if not _aliases:
-            atexit.register(_remove_aliases)
-        os.symlink(os.path.realpath(text), os.path.join(folder, "data"))
-        _aliases[text] = os.path.join(folder, "data")
-    return _aliases[text]
-
-
-def _remove_aliases() -> None:
-    for alias in _aliases.values():
-        shutil.rmtree(os.path.dirname(alias), ignore_errors=True)
+        return text, None
+    folder = tempfile.mkdtemp(prefix="dataset_assets-tfdata-")
+    if _GLOB_CHARS & set(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ArtifactError(f"{text}: TensorFlow cannot read a snapshot at a path with glob characters, and the temporary folder {folder} has them too; set TMPDIR")
+    os.symlink(os.path.realpath(text), os.path.join(folder, "data"))
+    return os.path.join(folder, "data"), folder

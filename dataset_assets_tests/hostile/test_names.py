@@ -1,7 +1,9 @@
 """Artifact paths with glob characters: every format (tfdata included) saves, loads and verifies there, and the
 clean-up of abandoned versions matches exact names only (an artifact `a*` never touches `ab`)."""
 
+import gc
 import json
+import tempfile
 import time
 
 import pytest
@@ -22,6 +24,24 @@ def test_every_format_works_at_a_path_with_glob_characters(tmp_path, fmt, name):
     assert report.ok, report.problems
     da.save(images(30, seed=1), path, format=fmt, overwrite=True)  # a second version beside the first
     assert_same_elements(da.load(path), images(30, seed=1))
+
+
+def test_a_tfdata_snapshot_at_a_glob_path_is_read_through_a_link_that_goes_with_its_dataset(tmp_path, monkeypatch):
+    aliases = tmp_path / "tmp"
+    aliases.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(aliases))  # where the links are made
+    path = tmp_path / "run[1]" / "art"
+    da.save(images(), path, format="tfdata")
+    for _ in range(5):
+        assert_same_elements(da.load(path), images())
+    iterator = iter(da.load(path).batch(7))
+    first = next(iterator)
+    gc.collect()
+    assert len(list(aliases.iterdir())) == 1  # the iterator's, while it reads
+    assert sum(len(b["label"]) for b in iterator) + len(first["label"]) == len(list(images()))
+    del iterator
+    gc.collect()
+    assert list(aliases.iterdir()) == []  # not one folder per load left until the process exits
 
 
 def _abandon(path, vid):
