@@ -341,7 +341,7 @@ def _fingerprinted(
     tapped, release = from_generator(batches, batched.element_spec)
     used.callback(release)
     tapped = tapped.unbatch()
-    return (tapped, failures) if tapped.element_spec == dataset.element_spec else (None, [])
+    return (tapped, failures) if _same_spec(tapped.element_spec, dataset.element_spec) else (None, [])
 
 
 def _save(dataset: tf.data.Dataset, target: Path, options: dict) -> None:
@@ -426,6 +426,8 @@ def _load(target: Path, element_spec, options: dict) -> tf.data.Dataset:
 
 
 _GLOB_CHARS = frozenset("*?[]\\")
+
+
 def _glob_free(target: Path) -> tuple[str, str | None]:
     """`target`, or a path without glob characters that leads to it, and the folder to remove once it is read.
 
