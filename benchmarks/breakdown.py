@@ -37,16 +37,15 @@ def _drain(ds) -> None:
 
 
 def tfdata(wl: str, work: Path, timed) -> None:
-    """Our tfdata write = TF's save of the source passed through a batch / hash / unbatch tap + checksums."""
+    """Our tfdata write = iterate the source in batches, encode its TensorProto records (numpy), write them + checksums."""
     import dataset_assets as da
-    from dataset_assets.columns import Layout, batch_size_for
-    from dataset_assets.fingerprint import Fingerprinter
-    from dataset_assets.formats import tfdata as fmt
-    from dataset_assets.progress import Progress
+    from dataset_assets.columns import COUNT, Layout, iter_batches
+    from dataset_assets.formats._recordio import frame
+    from dataset_assets.formats.tfdata import snapshot
 
     src = workloads.dataset(wl, workloads.make_arrays(wl, workloads.FULL_SIZES[wl]))
     layout = Layout(src.element_spec)
-    size = batch_size_for(layout, dataset=src)
+    encoders = [snapshot._encoder(leaf.columns[0]) for leaf in layout.leaves]
 
     def fresh(run):
         def go():
@@ -55,10 +54,14 @@ def tfdata(wl: str, work: Path, timed) -> None:
 
         return go
 
+    def encoded():
+        for batch in iter_batches(src, layout):
+            frame([encode(batch, int(batch[COUNT])) for encode in encoders], int(batch[COUNT]))
+
     timed("tf.data.Dataset.save", fresh(lambda p: src.save(str(p))))
-    timed("save of source.batch().unbatch() (the tap, no hashing)", fresh(lambda p: src.batch(size).prefetch(1).unbatch().save(str(p))))
-    timed("save of the tap with hashing", fresh(lambda p: fmt._fingerprinted(src, layout, Fingerprinter(layout), Progress("")).save(str(p))))
-    timed("da.save(format='tfdata') (+ file SHA-256, manifest, sync)", fresh(lambda p: da.save(src, p, format="tfdata")))
+    timed("iterate the source in batches (iter_batches)", lambda: _drain(iter_batches(src, layout)))
+    timed("+ encode and frame the TensorProto records", encoded)
+    timed("da.save(format='tfdata') (+ write, SHA-256, fingerprint, sync)", fresh(lambda p: da.save(src, p, format="tfdata")))
 
 
 def tfrecord(wl: str, work: Path, timed) -> None:

@@ -147,7 +147,7 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=float, default=None, help="seconds before a measurement process is killed")
     p.add_argument("--workloads", default=",".join(workloads.WORKLOADS))
     p.add_argument("--methods", default=",".join(m.name for m in METHODS))
-    p.add_argument("--patch", default=None, help="module:function applied in every measuring process first (see benchmarks/patches.py)")
+    p.add_argument("--patch", default=None, help="module:function applied in every measuring process first (a prototype, tried without editing the library)")
     p.add_argument("--merge", action="store_true", help="update DIR/results.json in place instead of starting a new one")
     args = p.parse_args(argv)
     args.methods = [m for m in args.methods.split(",") if m]

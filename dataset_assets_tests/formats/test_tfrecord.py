@@ -347,7 +347,7 @@ def _crc32c_reference(data: bytes) -> int:
 
 
 def test_crc32c_matches_the_definition():
-    from dataset_assets.formats.tfrecord.crc import crc_ranges, crc_u64
+    from dataset_assets.formats._crc import crc_ranges, crc_u64
 
     buf = np.frombuffer(b"xx123456789", np.uint8)
     assert crc_ranges(buf, [2], [9]).tolist() == [0xE3069283]  # the CRC-32C check value

@@ -12,10 +12,12 @@ import tensorflow as tf
 import dataset_assets as da
 
 fail_at, n = {fail_at}, {n}
-KINDS = {{  # fixed-shape numbers (saved through the snapshot scan), a ragged leaf, a variable-shape leaf, strings, all at once
+KINDS = {{  # fixed-shape numbers, a ragged leaf (TF's save, guarded), variable shapes of one and two dimensions, zero-size, strings, all at once
     "fixed": lambda i: {{"x": tf.fill([4], tf.cast(i, tf.float32)), "i": i}},
     "ragged": lambda i: {{"r": tf.RaggedTensor.from_row_lengths(tf.range(i % 5 + 2), [1, i % 5 + 1]), "x": i}},
     "variable": lambda i: {{"t": tf.range(i % 4), "i": i}},
+    "variable_2d": lambda i: tf.zeros(tf.stack([i % 3, i % 2 + 1])),
+    "zero_size": lambda i: (tf.zeros([0, 3]), i),
     "strings": lambda i: (tf.strings.as_string(i), i),
     "mixed": lambda i: {{"r": tf.RaggedTensor.from_row_lengths(tf.range(i % 5 + 2), [1, i % 5 + 1]), "v": tf.zeros([i % 3]), "s": tf.strings.as_string(i)}},
 }}
@@ -40,7 +42,7 @@ for kind, make in KINDS.items():
     assert len(list(da.load(path))) == 10 and da.verify(path, good).ok
     print(kind, "previous version intact", flush=True)
 """
-KINDS = ("fixed", "ragged", "variable", "strings", "mixed")
+KINDS = ("fixed", "ragged", "variable", "variable_2d", "zero_size", "strings", "mixed")
 
 
 @pytest.mark.parametrize("fail_at,n", [(500, 1000), (999, 1000), (0, 1000)])  # midway, at the very last element, at once

@@ -9,7 +9,7 @@ CRAFT = """
 import struct, sys, zlib
 import numpy as np
 import dataset_assets as da
-from dataset_assets.formats.tfrecord.crc import crc_u64, mask
+from dataset_assets.formats._crc import crc_u64, mask
 from dataset_assets.storage.checksums import digest_file
 from dataset_assets_tests.helpers import rewrite_manifest, version_dir
 from dataset_assets_tests.hostile.conftest import images

@@ -23,9 +23,9 @@ import numpy as np
 from ...errors import ArtifactError
 from ...manifest import Manifest, open_member
 from ...storage.checksums import Digest, digest_bytes
+from .._recordio import FRAME
 
 INDEX = "record_lengths.npy"
-FRAME = 16  # 8-byte length, 4-byte length CRC, data, 4-byte data CRC
 _HEADS_AT_ONCE = 1 << 16
 
 

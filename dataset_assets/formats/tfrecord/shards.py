@@ -10,12 +10,12 @@ get their final `data-00000-of-00004` names on close, when the count is known.
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ...storage.checksums import Digest, Hasher
+from ...storage.checksums import Digest
+from .._recordio import RecordFile
 from . import framing
 
 _EXTENSIONS = {None: ".tfrecord", "GZIP": ".tfrecord.gz", "ZLIB": ".tfrecord.zlib"}
@@ -27,13 +27,13 @@ class Shards:
     def __init__(self, directory: Path, options: dict):
         self.directory, self.options = directory, options
         self.ext = _EXTENSIONS[options["compression"]]
-        self.files: list[_File] = []
+        self.files: list[RecordFile] = []
         self.blocks = 0
         for _ in range(options["num_shards"] or 0):
             self._open()
 
-    def _open(self) -> "_File":
-        f = _File(self.directory / f".part-{len(self.files):05d}", self.options["compression"])
+    def _open(self) -> RecordFile:
+        f = RecordFile(self.directory / f".part-{len(self.files):05d}", self.options["compression"])
         self.files.append(f)
         return f
 
@@ -62,27 +62,3 @@ class Shards:
         digests[framing.INDEX], located = framing.write_index(self.directory, [x for f in self.files for x in f.lengths])
         return names, digests, counts, located
 
-
-class _File:
-    def __init__(self, path: Path, compression: str | None):
-        self.path, self.file = path, open(path, "wb")
-        wbits = {"GZIP": 31, "ZLIB": 15}.get(compression)
-        self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
-        self.hasher, self.bytes, self.records = Hasher(background=True), 0, 0
-        self.lengths: list[np.ndarray] = []
-
-    def _out(self, data: bytes) -> None:
-        self.file.write(data)
-        self.hasher.update(data)
-        self.bytes += len(data)
-
-    def write(self, data: bytes, lengths: np.ndarray) -> None:
-        self._out(self.compressor.compress(data) if self.compressor else data)
-        self.records += len(lengths)
-        self.lengths.append(lengths)
-
-    def close(self) -> None:
-        if not self.file.closed:
-            if self.compressor:
-                self._out(self.compressor.flush())
-            self.file.close()

@@ -1,0 +1,107 @@
+"""tfdata's own snapshot writer: byte for byte what TensorFlow's save writes, read by TensorFlow's load, without TF's save."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import snapshot_pb2
+
+import dataset_assets as da
+from dataset_assets.columns import Layout
+from dataset_assets.formats.tfdata import snapshot, tf_save
+from dataset_assets_tests.formats.test_hdf5 import CASES, assert_same_elements
+from dataset_assets_tests.helpers import version_dir
+
+LONG = b"y" * 300  # a two-byte varint length
+
+
+def _rng():
+    return np.random.default_rng(3)
+
+
+DENSE = {
+    "fixed_float32": lambda: tf.data.Dataset.from_tensor_slices(_rng().standard_normal((40, 4, 3)).astype(np.float32)),
+    "scalars": lambda: tf.data.Dataset.from_tensor_slices({"i": np.arange(-20, 20), "b": np.arange(40) % 3 == 0, "u": np.arange(40, dtype=np.uint64) << 60}),
+    "half_floats": lambda: tf.data.Dataset.from_tensor_slices((np.linspace(-2, 2, 40).astype(np.float16), tf.cast(np.linspace(0, 9, 40), tf.bfloat16))),
+    "images": lambda: tf.data.Dataset.from_tensor_slices(_rng().integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)),
+    # variable shapes of one and two dimensions, zero-size ones among them (a dim of 0 and of 200: one- and two-byte sizes)
+    "variable_2d": lambda: tf.data.Dataset.range(8).map(lambda i: tf.zeros(tf.stack([i % 3, 200 * (i % 2)]), tf.int32) + tf.cast(i, tf.int32)),
+    "strings": lambda: tf.data.Dataset.from_tensor_slices(np.array([b"", b"a", LONG, b"\x00\xff", b"tail\x00"] * 3, dtype=object)),
+    "string_matrix": lambda: tf.data.Dataset.range(6).map(lambda i: tf.fill(tf.stack([i % 3, 2]), tf.strings.as_string(i * 1000))),
+    "zero_size": lambda: tf.data.Dataset.from_tensor_slices(np.zeros((5, 0, 3), np.int16)),
+}
+
+
+def _save(dataset, path, **options):
+    return da.save(dataset, path, format="tfdata", **options)
+
+
+def _snapshot_files(art):
+    return sorted((version_dir(art) / "data").rglob("*.snapshot"))
+
+
+@pytest.mark.parametrize("case", sorted(DENSE))
+def test_records_are_what_tensorflows_save_writes(tmp_path, case):
+    dataset = DENSE[case]()
+    dataset.save(str(tmp_path / "theirs"))
+    _save(dataset, tmp_path / "art")
+    (ours,) = _snapshot_files(tmp_path / "art")
+    (theirs,) = sorted((tmp_path / "theirs").rglob("*.snapshot"))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(ours))]  # TF's reader checks every CRC
+    assert len(records) == len(list(dataset)) * len(tf.nest.flatten(dataset.element_spec))
+    assert records == [r.numpy() for r in tf.data.TFRecordDataset(str(theirs))]
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+@pytest.mark.parametrize("case", sorted(DENSE))
+def test_tensorflow_loads_it_on_its_own(tmp_path, case):
+    dataset = DENSE[case]()
+    _save(dataset, tmp_path / "art", num_shards=3)
+    target = version_dir(tmp_path / "art") / "data"
+    # no element_spec given: TF reads it from our dataset_spec.pb, and the shards through its default reader
+    loaded = tf.data.Dataset.load(str(target), reader_func=lambda shards: shards.interleave(lambda s: s, cycle_length=3, block_length=1))
+    assert_same_elements(loaded, dataset)
+
+
+def test_metadata_is_what_tensorflow_writes(tmp_path):
+    dataset = DENSE["scalars"]()
+    dataset.save(str(tmp_path / "theirs"))
+    _save(dataset, tmp_path / "art")
+
+    def metadata(folder):
+        record = snapshot_pb2.SnapshotMetadataRecord()
+        record.ParseFromString((folder / "snapshot.metadata").read_bytes())
+        return record
+
+    theirs, ours = metadata(tmp_path / "theirs"), metadata(version_dir(tmp_path / "art") / "data")
+    assert ours.run_id != theirs.run_id and ours.creation_timestamp > 0
+    ours.run_id, ours.creation_timestamp = theirs.run_id, theirs.creation_timestamp
+    assert ours == theirs
+    assert (version_dir(tmp_path / "art") / "data" / "dataset_spec.pb").read_bytes() == (tmp_path / "theirs" / "dataset_spec.pb").read_bytes()
+
+
+@pytest.mark.parametrize("shards, compression", [(1, None), (4, None), (3, "GZIP")])
+def test_written_without_tensorflows_save(tmp_path, monkeypatch, shards, compression):
+    def refuse(*_):
+        raise AssertionError("TensorFlow's Dataset.save (or a read back through its reader) was used")
+
+    monkeypatch.setattr(tf_save, "save", refuse)
+    monkeypatch.setattr(tf_save, "load", refuse)
+    n = 10_007  # several write batches, a last one short, shards of unequal length
+    dataset = tf.data.Dataset.from_tensor_slices({"x": np.arange(n * 300, dtype=np.float32).reshape(n, 300), "s": tf.strings.as_string(np.arange(n))})
+    manifest = _save(dataset, tmp_path / "art", num_shards=shards, compression=compression)
+    monkeypatch.undo()
+    assert manifest.fingerprint == da.fingerprint(dataset)
+    assert len(_snapshot_files(tmp_path / "art")) == shards
+    assert [int(e["s"]) for e in da.load(tmp_path / "art").as_numpy_iterator()] == list(range(n))
+    assert da.verify(tmp_path / "art", dataset).ok
+
+
+@pytest.mark.parametrize("case", ["ragged", "ragged0_beside_variable", "ragged_strings"])
+def test_ragged_leaves_go_through_tensorflows_save(case):
+    assert not snapshot.writes(Layout(CASES[case]().element_spec), {"compression": None, "num_shards": 1})
+
+
+def test_snappy_goes_through_tensorflows_save():
+    layout = Layout(DENSE["scalars"]().element_spec)
+    assert snapshot.writes(layout, {"compression": "GZIP", "num_shards": 2})
+    assert not snapshot.writes(layout, {"compression": "SNAPPY", "num_shards": 1})
