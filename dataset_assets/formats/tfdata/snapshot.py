@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import snapshot_pb2
 
-from ...columns import COUNT, Column, Layout, iter_batches
+from ...columns import COUNT, Column, Layout, Leaf, iter_batches
 from ...progress import Progress
 from ...storage.checksums import Digest
-from .._recordio import Piece, RecordFile, blob, const, element_sizes, frame, offsets, segment_sum, varint, varint_bytes, varint_groups, varint_len
+from .._recordio import Piece, RecordFile, assemble, blob, const, element_sizes, frame, offsets, segment_sum, varint, varint_bytes, varint_groups, varint_len
 
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.bool, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64, tf.string)
 COMPRESSIONS = (None, "GZIP")  # SNAPPY is TF's own framing of snappy blocks: left to TF's save
@@ -40,10 +40,15 @@ _VERSION = 2  # the snapshot file version TF 2.x writes and reads (snapshot_util
 
 
 def writes(layout: Layout, options: dict) -> bool:
-    """Whether `write` can store this layout: every leaf a dense tensor of a supported dtype, no SNAPPY."""
-    if options["compression"] not in COMPRESSIONS:
+    """Whether `write` can store this layout: every leaf a dense tensor (or ragged of ragged_rank 0) of a supported dtype, no SNAPPY."""
+    return options["compression"] in COMPRESSIONS and all(_writes(leaf) for leaf in layout.leaves)
+
+
+def _writes(leaf: Leaf) -> bool:
+    col = leaf.columns[0]
+    if len(leaf.columns) != 1 or col.dtype not in DTYPES:
         return False
-    return all(leaf.ragged_rank is None and len(leaf.columns) == 1 and isinstance(leaf.spec, tf.TensorSpec) and leaf.columns[0].dtype in DTYPES for leaf in layout.leaves)
+    return isinstance(leaf.spec, tf.TensorSpec) or (isinstance(leaf.spec, tf.RaggedTensorSpec) and leaf.ragged_rank == 0 and col.dtype in _FIELDS)
 
 
 def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict, fingerprinter, progress: Progress) -> dict[str, Digest]:
@@ -54,7 +59,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict,
     """
     shards, run_id = options["num_shards"], str(secrets.randbits(63))
     files: dict[int, RecordFile] = {}  # shard -> file, opened at its first element (TF writes no empty shard)
-    encoders = [_encoder(leaf.columns[0]) for leaf in layout.leaves]
+    encoders = [_encoder(leaf) for leaf in layout.leaves]
     count = 0
     try:
         for batch in iter_batches(dataset, layout):
@@ -96,7 +101,7 @@ def _write_metadata(target: Path, layout: Layout, run_id: str, count: int) -> No
         run_id=run_id,
         creation_timestamp=time.time_ns() // 1000,
         version=_VERSION,
-        dtype=[leaf.columns[0].dtype.as_datatype_enum for leaf in layout.leaves],
+        dtype=[(tf.variant if leaf.ragged_rank is not None else leaf.columns[0].dtype).as_datatype_enum for leaf in layout.leaves],
         num_elements=count,
         finalized=True,
     )
@@ -104,28 +109,44 @@ def _write_metadata(target: Path, layout: Layout, run_id: str, count: int) -> No
     (target / "dataset_spec.pb").write_bytes(nested_structure_coder.encode_structure(layout.element_spec).SerializeToString())
 
 
-def _encoder(col: Column):
-    """`encode(batch, n)` -> (pieces, data lengths) of the column's TensorProto records, one per element."""
-    const_bytes = None
-    dtype = b"\x08" + varint_bytes(col.dtype.as_datatype_enum)
-    itemsize = 0 if col.is_string else col.storage_dtype.itemsize
-    if col.fixed:
-        shape = _shape_bytes(col.shape)
-        const_bytes = dtype + b"\x12" + varint_bytes(len(shape)) + shape  # dtype, tensor_shape: the same for every element
+_VARIANT = b"\x08\x15\x12\x00\x22"  # a TensorProto: dtype DT_VARIANT, scalar shape, tensor_content follows
+_RAGGED = b"\x0a\x13RaggedTensorVariant\x1a"  # a VariantTensorDataProto: type_name, then its one tensor (metadata empty)
+
+
+def _encoder(leaf: Leaf):
+    """`encode(batch, n)` -> (pieces, data lengths) of the leaf's records, one TensorProto per element.
+
+    A dense leaf is the tensor itself, its values as `tensor_content`. A ragged leaf of
+    ragged_rank 0 (as `from_tensor_slices` of a RaggedTensor gives) is a scalar variant holding a
+    RaggedTensorVariant of its values alone, written as TF does: the variant tensor's content is
+    the size of the VariantTensorDataProto, then it; its tensor has its values in typed fields.
+    """
+    col = leaf.columns[0]
+    if leaf.ragged_rank is None:
+        return lambda batch, n: _tensor(col, batch, n, _content)
 
     def encode(batch: dict, n: int) -> tuple[list[Piece], np.ndarray]:
-        sizes = element_sizes(col, batch)
-        if const_bytes is not None:
-            head, head_len = [const(n, const_bytes)], np.full(n, len(const_bytes), np.int64)
-        else:
-            dims, dims_len = _shape_pieces(batch[col.key("shapes")], n)
-            head = [const(n, dtype + b"\x12"), varint(dims_len), *dims]
-            head_len = len(dtype) + 1 + varint_len(dims_len) + dims_len
-        content, content_len = _content(col, batch, sizes, n, itemsize)
-        tag = _optional(b"\x22", content_len)  # tensor_content, absent when empty (proto3 drops empty bytes)
-        return [*head, tag, *content], head_len + tag.lens + content_len
+        inner, inner_len = _tensor(col, batch, n, _field)
+        data_len = len(_RAGGED) + varint_len(inner_len) + inner_len
+        content_len = varint_len(data_len) + data_len
+        pieces = [const(n, _VARIANT), varint(content_len), varint(data_len), const(n, _RAGGED), varint(inner_len), *inner]
+        return pieces, len(_VARIANT) + varint_len(content_len) + content_len
 
     return encode
+
+
+def _tensor(col: Column, batch: dict, n: int, values) -> tuple[list[Piece], np.ndarray]:
+    """Every element's TensorProto: dtype, tensor_shape, then `values(col, batch, sizes, n)` (tag included)."""
+    dtype = b"\x08" + varint_bytes(col.dtype.as_datatype_enum)
+    if col.fixed:
+        shape = _shape_bytes(col.shape)
+        head, head_len = [const(n, dtype + b"\x12" + varint_bytes(len(shape)) + shape)], len(dtype) + 2 + len(shape)
+    else:
+        dims, dims_len = _shape_pieces(batch[col.key("shapes")], n)
+        head = [const(n, dtype + b"\x12"), varint(dims_len), *dims]
+        head_len = len(dtype) + 1 + varint_len(dims_len) + dims_len
+    body, body_len = values(col, batch, element_sizes(col, batch), n)
+    return [*head, *body], head_len + body_len
 
 
 def _shape_bytes(shape) -> bytes:
@@ -156,16 +177,56 @@ def _optional(tag: bytes, values: np.ndarray) -> Piece:
     return Piece(m, valid)
 
 
-def _content(col: Column, batch: dict, sizes: np.ndarray, n: int, itemsize: int) -> tuple[list[Piece], np.ndarray]:
-    """Every element's tensor_content: raw little-endian values; for strings, their varint32 lengths, then their bytes."""
+def _content(col: Column, batch: dict, sizes: np.ndarray, n: int) -> tuple[list[Piece], np.ndarray]:
+    """Every element's tensor_content (field 4, absent when empty): raw little-endian values; strings: every
+    string's varint32 length, then their bytes."""
     values = np.ascontiguousarray(batch[col.key("values")])
     if col.is_string:
         lengths = batch[col.key("lengths")].astype(np.int64)
         g, nb = varint_groups(lengths)
         varints, per_element = segment_sum(nb, sizes), segment_sum(lengths, sizes)
-        return [blob(g[np.arange(g.shape[1]) < nb[:, None]], varints), blob(values.reshape(-1), per_element)], varints + per_element
-    flat = values.astype(values.dtype.newbyteorder("<"), copy=False).reshape(-1).view(np.uint8)
-    if col.fixed:
-        width = int(sizes[0]) * itemsize if n else 0
-        return [Piece(flat.reshape(n, width))], np.full(n, width, np.int64)
-    return [blob(flat, sizes * itemsize)], sizes * itemsize
+        pieces, total = [blob(g[np.arange(g.shape[1]) < nb[:, None]], varints), blob(values.reshape(-1), per_element)], varints + per_element
+    elif col.fixed:
+        width = int(np.prod(col.shape, dtype=np.int64)) * values.dtype.itemsize
+        pieces, total = [Piece(_le_bytes(values).reshape(n, width))], np.full(n, width, np.int64)
+    else:
+        total = sizes * values.dtype.itemsize
+        pieces = [blob(_le_bytes(values), total)]
+    tag = _optional(b"\x22", total)
+    return [tag, *pieces], tag.lens + total
+
+
+# TensorProto's typed fields (AsProtoField, inside variants): (key, how). Packed varints carry
+# int32 and smaller sign-extended, bools as 0/1, halfs as their 16 bits; floats packed raw.
+_FIELDS = {
+    tf.float32: (b"\x2a", "raw"), tf.float64: (b"\x32", "raw"), tf.int64: (b"\x52", "varint"), tf.bool: (b"\x5a", "varint"),
+    tf.int32: (b"\x3a", "varint"), tf.int16: (b"\x3a", "varint"), tf.int8: (b"\x3a", "varint"), tf.uint8: (b"\x3a", "varint"),
+    tf.uint16: (b"\x3a", "varint"), tf.float16: (b"\x6a", "varint"), tf.bfloat16: (b"\x6a", "varint"),
+    tf.uint32: (b"\x82\x01", "varint"), tf.uint64: (b"\x8a\x01", "varint"), tf.string: (b"\x42", "strings"),
+}
+
+
+def _field(col: Column, batch: dict, sizes: np.ndarray, n: int) -> tuple[list[Piece], np.ndarray]:
+    """Every element's values in the TensorProto field of their dtype (`_FIELDS`), absent when empty."""
+    key, how = _FIELDS[col.dtype]
+    values = np.ascontiguousarray(batch[col.key("values")]).reshape(-1)
+    if how == "strings":  # repeated, not packed: per string the key, its length, its bytes
+        lengths = batch[col.key("lengths")].astype(np.int64)
+        buf, entry = assemble([const(len(lengths), key), varint(lengths), blob(values, lengths)], len(lengths))
+        total = segment_sum(entry, sizes)
+        return [blob(buf, total)], total
+    if how == "raw":
+        payload = sizes * values.dtype.itemsize
+        pieces = [blob(_le_bytes(values), payload)]
+    else:
+        if values.dtype.itemsize == 2 and values.dtype.kind == "f":
+            values = values.view(np.uint16)
+        g, nb = varint_groups(values.astype(np.int64))
+        payload = segment_sum(nb, sizes)
+        pieces = [blob(g[np.arange(g.shape[1]) < nb[:, None]], payload)]
+    tag = _optional(key, payload)
+    return [tag, *pieces], tag.lens + payload
+
+
+def _le_bytes(values: np.ndarray) -> np.ndarray:
+    return values.astype(values.dtype.newbyteorder("<"), copy=False).reshape(-1).view(np.uint8)
