@@ -41,9 +41,17 @@ def crc_ranges(buf: np.ndarray, starts, lens) -> np.ndarray:
 
     google-crc32c uses the CPU's CRC instructions: ~0.5 us per record plus ~0.01 ns per byte
     here, 4x (300-byte records) to 9x (12 KB records) faster than a vectorised numpy CRC.
+    It takes read-only buffers: records of 128 bytes or more are read in place, through a
+    read-only view (12 KB records: 0.019 s for 123 MB, against 0.1 s copied out as bytes);
+    smaller ones from one copy as bytes, whose slices cost less than numpy's views.
     """
-    data = buf.tobytes()
-    ranges = zip(np.asarray(starts).tolist(), np.asarray(lens).tolist())
+    starts, lens = np.asarray(starts), np.asarray(lens)
+    if len(lens) and lens.mean() >= 128:
+        data = buf.view()
+        data.flags.writeable = False
+    else:
+        data = buf.tobytes()
+    ranges = zip(starts.tolist(), lens.tolist())
     return np.fromiter((google_crc32c.value(data[a : a + n]) for a, n in ranges), np.uint32, len(starts))
 
 

@@ -10,7 +10,10 @@ No Python runs per element.
 
 from __future__ import annotations
 
+import functools
+import os
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +162,12 @@ def segment_sum(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 class RecordFile:
-    """A file of framed records, compressed (GZIP: one gzip stream, as TensorFlow reads it; ZLIB) and hashed on the way out."""
+    """A file of framed records, compressed (GZIP: one gzip stream, as TensorFlow reads it; ZLIB) and hashed on the way out.
+
+    What is written is also synced as it goes, in a thread (one sync at a time per file): the
+    save's own sync before its commit then finds little left to write. Measured on the images
+    workload's 123 MB tfdata file: the sync at the end alone cost 0.1 s of a 0.45 s save.
+    """
 
     def __init__(self, path: Path, compression: str | None):
         self.path, self.file = path, open(path, "wb")
@@ -167,6 +175,7 @@ class RecordFile:
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, wbits) if wbits else None
         self.hasher, self.bytes, self.records = Hasher(background=True), 0, 0
         self.lengths: list[np.ndarray] = []
+        self._synced: Future | None = None
 
     def _out(self, data: bytes) -> None:
         self.file.write(data)
@@ -177,9 +186,21 @@ class RecordFile:
         self._out(self.compressor.compress(data) if self.compressor else data)
         self.records += len(lengths)
         self.lengths.append(lengths)
+        if self._synced is None or self._synced.done():
+            if self._synced is not None:
+                self._synced.result()  # a failed sync (EIO, a full disk) fails the write
+            self._synced = _syncs().submit(os.fsync, self.file.fileno())
 
     def close(self) -> None:
         if not self.file.closed:
             if self.compressor:
                 self._out(self.compressor.flush())
+            if self._synced is not None:
+                self._synced.result()  # before the descriptor goes (it could be another file's by then)
             self.file.close()
+
+
+@functools.cache
+def _syncs() -> ThreadPoolExecutor:
+    """The threads that sync record files as they are written (shared: a save may write many shards)."""
+    return ThreadPoolExecutor(2, thread_name_prefix="dataset_assets-sync")
