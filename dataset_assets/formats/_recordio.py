@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..columns import COUNT, Column
-from ..storage.checksums import Hasher
+from ..storage.checksums import Digest, Hasher
 from ._crc import crc_ranges, crc_u64, mask
 
 FRAME = 16  # 8-byte length, 4-byte length CRC, data, 4-byte data CRC
@@ -191,13 +191,18 @@ class RecordFile:
                 self._synced.result()  # a failed sync (EIO, a full disk) fails the write
             self._synced = _syncs().submit(os.fsync, self.file.fileno())
 
-    def close(self) -> None:
+    def close(self) -> Digest:
+        """Finish the file; its digest (also after a failed write: the hashing thread ends here, not at garbage collection)."""
         if not self.file.closed:
-            if self.compressor:
-                self._out(self.compressor.flush())
-            if self._synced is not None:
-                self._synced.result()  # before the descriptor goes (it could be another file's by then)
-            self.file.close()
+            try:
+                if self.compressor:
+                    self._out(self.compressor.flush())
+                if self._synced is not None:
+                    self._synced.result()  # before the descriptor goes (it could be another file's by then)
+            finally:
+                self.file.close()
+                self.digest = self.hasher.digest()
+        return self.digest
 
 
 @functools.cache

@@ -1,5 +1,7 @@
 """tfdata's own snapshot writer: byte for byte what TensorFlow's save writes, read by TensorFlow's load, without TF's save."""
 
+import threading
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -134,3 +136,21 @@ def test_snappy_goes_through_tensorflows_save():
     layout = Layout(DENSE["scalars"]().element_spec)
     assert snapshot.writes(layout, {"compression": "GZIP", "num_shards": 2})
     assert not snapshot.writes(layout, {"compression": "SNAPPY", "num_shards": 1})
+
+
+def test_a_failed_save_of_many_shards_leaves_no_thread_behind(tmp_path):
+    def element(i):
+        with tf.control_dependencies([tf.debugging.assert_less(i, tf.constant(200_000, tf.int64), message="source failed")]):
+            return tf.identity(i)
+
+    def threads():  # but the two shared threads that sync record files as they are written
+        return [t for t in threading.enumerate() if not t.name.startswith("dataset_assets-sync")]
+
+    _save(tf.data.Dataset.range(10), tmp_path / "art")
+    before, kept = len(threads()), []
+    for _ in range(3):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="source failed") as failed:
+            _save(tf.data.Dataset.range(300_000).map(element), tmp_path / "art", num_shards=30, overwrite=True)  # fails in its 4th batch
+        kept.append(failed)  # an error kept (logged, re-raised later) holds the save's frames, and the files in them
+    assert len(threads()) <= before, threads()  # each shard's hashing thread ended with its file
+    assert [int(x) for x in da.load(tmp_path / "art")] == list(range(10))

@@ -91,15 +91,15 @@ def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict,
             for f in files.values():
                 f.close()
     _write_metadata(target, layout, run_id, count)
-    return {f.path.relative_to(target).as_posix(): f.hasher.digest() for f in files.values()}
+    return {f.path.relative_to(target).as_posix(): f.digest for f in files.values()}
 
 
 def _as_tf_save_iterates() -> tf.data.Options:  # noqa: N802 -- a constant, made when first needed (no TensorFlow work at import)
     """The source iterated as TF's own `Dataset.save` iterates it: without tf.data's default graph rewrites.
 
     TF's save runs its input as given; a Python iterator first rewrites the pipeline with Grappler,
-    which cost 0.1-0.37 s per save here (images: a third of TF's whole save). An option the
-    source sets itself (`with_options`) still holds.
+    which cost 0.1-0.37 s per save here (images: a third of TF's whole save). The source's
+    other options (`with_options`: threading, determinism, single optimizations) still hold.
     """
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
@@ -114,8 +114,6 @@ def _rows(framed: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarr
 
 def _write_metadata(target: Path, layout: Layout, run_id: str, count: int) -> None:
     """The two small files TF's save writes beside the shards (TF's load reads the metadata to find them)."""
-    from tensorflow.python.saved_model import nested_structure_coder  # what TF's save_op encodes dataset_spec.pb with
-
     target.mkdir(parents=True, exist_ok=True)
     metadata = snapshot_pb2.SnapshotMetadataRecord(
         run_id=run_id,
@@ -126,7 +124,9 @@ def _write_metadata(target: Path, layout: Layout, run_id: str, count: int) -> No
         finalized=True,
     )
     (target / "snapshot.metadata").write_bytes(metadata.SerializeToString())
-    (target / "dataset_spec.pb").write_bytes(nested_structure_coder.encode_structure(layout.element_spec).SerializeToString())
+    # what TF's save_op encodes dataset_spec.pb with (tensorflow.python.saved_model.nested_structure_coder, exported here)
+    spec = tf.__internal__.saved_model.encode_structure(layout.element_spec)
+    (target / "dataset_spec.pb").write_bytes(spec.SerializeToString())
 
 
 _VARIANT = b"\x08\x15\x12\x00\x22"  # a TensorProto: dtype DT_VARIANT, scalar shape, tensor_content follows

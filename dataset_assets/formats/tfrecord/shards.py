@@ -57,7 +57,7 @@ class Shards:
             name = f"data-{i:05d}-of-{len(self.files):05d}{self.ext}"
             os.replace(f.path, self.directory / name)  # the count is only known now
             names.append(name)
-            digests[name] = f.hasher.digest()
+            digests[name] = f.digest
             counts.append(f.records)
         digests[framing.INDEX], located = framing.write_index(self.directory, [x for f in self.files for x in f.lengths])
         return names, digests, counts, located
