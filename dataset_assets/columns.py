@@ -187,8 +187,9 @@ class Layout:
             first = cols[0] if self.columns[0].fixed else cols[0][1]
             streams = {COUNT: tf.shape(first, out_type=tf.int64)[0]}
             for col, x in zip(self.columns, cols):
-                if not col.fixed:
-                    x, streams[col.key("shapes")] = x[0].flat_values, x[1]
+                if not col.fixed:  # a shape like [None, 0] flattens to a static [0]: ragged_batch keeps that dense
+                    values = x[0].flat_values if isinstance(x[0], tf.RaggedTensor) else tf.reshape(x[0], [-1])
+                    x, streams[col.key("shapes")] = values, x[1]
                 streams.update(_value_streams(col, x))
             return streams
 

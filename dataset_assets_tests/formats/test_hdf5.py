@@ -67,6 +67,8 @@ CASES = {
     ),
     "empty": lambda: tf.data.Dataset.from_tensor_slices({"x": np.zeros((0, 3), np.float32), "s": tf.constant([], tf.string)}),
     "zero_size": lambda: tf.data.Dataset.from_tensor_slices(np.zeros((4, 0, 3), np.int16)),
+    # a varying dimension beside a zero one: each element flattens to a static [0], which ragged_batch keeps dense
+    "zero_width_variable": lambda: tf.data.Dataset.range(4).map(lambda i: tf.zeros(tf.stack([i, 0]), tf.float32)),
     "dtypes": lambda: tf.data.Dataset.from_tensor_slices(
         {
             "bool": np.array([True, False, True]),
