@@ -61,15 +61,18 @@ def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict,
     shards, run_id = options["num_shards"], str(secrets.randbits(63))
     files: dict[int, RecordFile] = {}  # shard -> file, opened at its first element (TF writes no empty shard)
     encoders = [_encoder(leaf) for leaf in layout.leaves]
-    count, hashed = 0, None
+    count, hashed, bounded = 0, None, getattr(fingerprinter, "limits", None) is not None
     # the fingerprint (SHA-256 of every stream) in a thread beside the encoding, a batch at a time and in
     # order: hashlib lets go of the GIL. On images it was a quarter of the save's time on the main thread
     with ThreadPoolExecutor(1, thread_name_prefix="dataset_assets-fingerprint") as pool:
         try:
             for batch in iter_batches(dataset.with_options(_as_tf_save_iterates()), layout):
                 if hashed is not None:
-                    hashed.result()  # a bound passed (max_bytes, max_elements) raises here, one batch late
-                hashed = pool.submit(fingerprinter.update, batch)
+                    hashed.result()
+                if bounded:  # a bound passed (max_bytes, max_elements) raises on the batch that passed it
+                    fingerprinter.update(batch)
+                else:
+                    hashed = pool.submit(fingerprinter.update, batch)
                 n = int(batch[COUNT])
                 framed, lengths = frame([encode(batch, n) for encode in encoders], n)
                 row_bytes = lengths.sum(1) + 16 * lengths.shape[1]  # one element: its records, framed
