@@ -45,7 +45,7 @@ def tfdata(wl: str, work: Path, timed) -> None:
 
     src = workloads.dataset(wl, workloads.make_arrays(wl, workloads.FULL_SIZES[wl]))
     layout = Layout(src.element_spec)
-    encoders = [snapshot._encoder(leaf.columns[0]) for leaf in layout.leaves]
+    encoders = [snapshot._encoder(leaf) for leaf in layout.leaves]
 
     def fresh(run):
         def go():
