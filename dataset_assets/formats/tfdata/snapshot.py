@@ -1,4 +1,4 @@
-"""tfdata written by us, in the layout TensorFlow's `Dataset.save` writes, for elements of dense tensors.
+"""tfdata written by us, the files TensorFlow's `Dataset.save` writes, for dense and ragged_rank-0 leaves.
 
 TensorFlow's save (TF 2.x, snapshot version 2) writes, below the target folder:
 
@@ -14,8 +14,8 @@ save: TF's save iterates the source itself and never returns once it fails midwa
 (tensorflow/tensorflow#61736), so it must be guarded, and it cannot be fingerprinted on the way
 without a Python generator in its path; both together cost 1.2x to 2x its own time. Here the
 source is iterated once, like every other format's (its errors raise at once), each batch
-fingerprinted and encoded in one go. TensorFlow's own `Dataset.load` reads the result (`reader`),
-and the tests check it against TF's reader and `tf.io.serialize_tensor`.
+fingerprinted and encoded in one go. TensorFlow's own `Dataset.load` reads the result (`reader`);
+the tests compare every file byte for byte with TF's own save of the same dataset.
 String tensors are the TensorProto's `tensor_content` too: every string's varint32 length, then the bytes.
 """
 
@@ -33,7 +33,7 @@ from tensorflow.core.protobuf import snapshot_pb2
 from ...columns import COUNT, Column, Layout, Leaf, iter_batches
 from ...progress import Progress
 from ...storage.checksums import Digest
-from .._recordio import Piece, RecordFile, assemble, blob, const, element_sizes, frame, offsets, segment_sum, varint, varint_bytes, varint_groups, varint_len
+from .._recordio import FRAME, Piece, RecordFile, assemble, blob, const, element_sizes, frame, offsets, segment_sum, varint, varint_bytes, varint_groups, varint_len
 
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.bool, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64, tf.string)
 COMPRESSIONS = (None, "GZIP")  # SNAPPY is TF's own framing of snappy blocks: left to TF's save
@@ -75,7 +75,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict,
                     hashed = pool.submit(fingerprinter.update, batch)
                 n = int(batch[COUNT])
                 framed, lengths = frame([encode(batch, n) for encode in encoders], n)
-                row_bytes = lengths.sum(1) + 16 * lengths.shape[1]  # one element: its records, framed
+                row_bytes = lengths.sum(1) + FRAME * lengths.shape[1]  # one element: its records, framed
                 for shard in range(shards):
                     rows = np.arange((shard - count) % shards, n, shards)
                     if not len(rows):
@@ -97,7 +97,7 @@ def write(dataset: tf.data.Dataset, layout: Layout, target: Path, options: dict,
     return {f.path.relative_to(target).as_posix(): f.digest for f in files.values()}
 
 
-def _as_tf_save_iterates() -> tf.data.Options:  # noqa: N802 -- a constant, made when first needed (no TensorFlow work at import)
+def _as_tf_save_iterates() -> tf.data.Options:
     """The source iterated as TF's own `Dataset.save` iterates it: without tf.data's default graph rewrites.
 
     TF's save runs its input as given; a Python iterator first rewrites the pipeline with Grappler,
