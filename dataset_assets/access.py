@@ -75,7 +75,8 @@ class Artifact:
 
     def __getitem__(self, key):
         if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-            return self._take(np.array([self._index(key)], np.int64))[0]
+            one = getattr(self._rows, "one", None)  # a single element without arrays of one (npy, hdf5)
+            return one(self._index(key)) if one is not None else self._take(np.array([self._index(key)], np.int64))[0]
         if isinstance(key, slice):
             return self._take(np.arange(*key.indices(len(self)), dtype=np.int64))
         indices = np.asarray(key)

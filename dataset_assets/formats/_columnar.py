@@ -119,6 +119,7 @@ class ColumnRows:
         self.layout, self.num_elements = layout, num_elements
         self.bounds = _Bounds(layout, arrays, num_elements)
         self.keys = [col.key(s) for col, s in layout.stream_keys()]
+        self.count_and_keys = [COUNT, *self.keys]
         self.decoder = RowDecoder(layout)
 
     def streams(self, indices: np.ndarray) -> dict:
@@ -127,6 +128,10 @@ class ColumnRows:
 
     def elements(self, indices: np.ndarray) -> list:
         return self.decoder.decode(self.streams(indices))
+
+    def one(self, i: int):
+        """Element `i` (`art[i]`): `elements` on a Python int, no index arrays built and taken apart."""
+        return self.decoder.decode(dict(zip(self.count_and_keys, self.bounds.take_one(self.keys, i))))[0]
 
 
 def _tf_stream_dtype(col, stream):
@@ -195,7 +200,7 @@ class _Bounds:
         """[count, then each stream's rows for the elements `indices`, in that order]: what `slice` gives for a range."""
         indices = np.asarray(indices, np.int64)
         if len(indices) == 1:
-            return self._take_one(keys, int(indices[0]))
+            return self.take_one(keys, int(indices[0]))
         out = [np.int64(len(indices))]
         for key in keys:
             per = self.per_element.get(key)
@@ -210,7 +215,7 @@ class _Bounds:
                 out.append(take_ranges(self.arrays[key], lo, hi))
         return out
 
-    def _take_one(self, keys: list[str], i: int) -> list:
+    def take_one(self, keys: list[str], i: int) -> list:
         """`take` of one element, on Python ints (numpy's steps on arrays of one cost more than the read)."""
         out = [np.int64(1)]
         for key in keys:
