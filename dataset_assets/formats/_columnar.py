@@ -154,6 +154,7 @@ class _Bounds:
         self.per_element: dict[str, int] = {}  # stream key -> fixed rows per element (no offset table)
         self.offsets: dict[str, np.ndarray] = {}  # stream key -> element boundaries in that stream
         self.byte_offsets: dict[str, np.ndarray] = {}
+        self._plans: dict[tuple, list] = {}  # keys -> take_one's per-stream plan
         self.total_bytes = 0
         for col in layout.columns:
             size = int(np.prod(col.shape, dtype=np.int64)) if col.fixed else None
@@ -217,18 +218,23 @@ class _Bounds:
 
     def take_one(self, keys: list[str], i: int) -> list:
         """`take` of one element, on Python ints (numpy's steps on arrays of one cost more than the read)."""
+        plans = self._plans.get(tuple(keys))
+        if plans is None:
+            plans = self._plans[tuple(keys)] = [self._plan(key) for key in keys]
         out = [np.int64(1)]
-        for key in keys:
-            per = self.per_element.get(key)
-            lo, hi = (i * per, (i + 1) * per) if per is not None else (int(self.offsets[key][i]), int(self.offsets[key][i + 1]))
-            bo = self.byte_offsets.get(key)
-            array = self.arrays[key]
-            rows = getattr(array, "rows", None)  # npy: from cached blocks; HDF5: a plain slice
-            if bo is not None:
-                lo, hi = int(bo[lo]), int(bo[hi])
-            data = rows(lo, hi) if rows is not None else np.asarray(array[lo:hi])
-            out.append(np.array(data.tobytes(), dtype=object) if bo is not None else data)
+        for per, offsets, bo, rows in plans:
+            lo, hi = (i * per, (i + 1) * per) if per is not None else (int(offsets[i]), int(offsets[i + 1]))
+            if bo is None:
+                out.append(rows(lo, hi))
+            else:
+                out.append(np.array(rows(int(bo[lo]), int(bo[hi])).tobytes(), dtype=object))
         return out
+
+    def _plan(self, key: str) -> tuple:
+        """What `take_one` needs of a stream, looked up once: (rows per element or None, offsets, byte offsets, rows(lo, hi))."""
+        array = self.arrays[key]
+        rows = getattr(array, "rows", None) or (lambda lo, hi, array=array: np.asarray(array[lo:hi]))  # npy: cached blocks; HDF5: a slice
+        return self.per_element.get(key), self.offsets.get(key), self.byte_offsets.get(key), rows
 
     def slice(self, key: str, a: int, b: int) -> np.ndarray:
         lo, hi = self._bounds(key, a, b)
