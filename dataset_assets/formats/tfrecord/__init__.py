@@ -3,10 +3,10 @@
 Each column (a ragged leaf is several) is a feature named after it; the parse spec is written
 to the manifest's details. This package is the format's interface (`base.Format`); the work is
 kept apart by concern: `options` (option checking, which dtype is stored how, `parse_spec`),
-`wire` (the Example protobuf wire format, written with numpy a block at a time), `crc` (the
-TFRecord checksums), `framing` (the record index, checked before TensorFlow reads a file),
-`shards` (which file a block goes to), `writer`, `reader`, `records` (random access) and `parts`
-(one version joined from parts written apart, `dataset_assets.parts`).
+`wire` (the Example protobuf wire format, written with numpy a block at a time, from the pieces
+and TFRecord framing it shares with tfdata in `formats/_recordio.py`), `framing` (the record index,
+checked before TensorFlow reads a file), `shards` (which file a block goes to), `writer`, `reader`,
+`records` (random access) and `parts` (one version joined from parts written apart, `dataset_assets.parts`).
 """
 
 from __future__ import annotations
