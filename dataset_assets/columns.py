@@ -156,6 +156,18 @@ class Layout:
             return False
         return True
 
+    @property
+    def batches_as_streams(self) -> bool:
+        """Whether a `Dataset.batch` of elements is already this layout's streams, leaf for column.
+
+        True when every leaf is a fixed-shape numeric tensor (bfloat16 aside, stored as its bits).
+        """
+        return all(
+            leaf.ragged_rank is None and col.fixed and not col.is_string and col.dtype != tf.bfloat16
+            for leaf in self.leaves
+            for col in leaf.columns
+        )
+
     def encode_batch(self, *leaves) -> dict:
         """Streams of one `Dataset.batch` of elements, its leaves flattened; needs `batches_directly`."""
         first = leaves[0]
@@ -365,6 +377,13 @@ def _nbytes(element) -> int:
 
 def iter_batches(dataset: tf.data.Dataset, layout: Layout, batch_size: int | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Stream a dataset as numpy stream arrays, one dict per batch."""
-    encoded = layout.encode_batch_fn()(dataset, batch_size or batch_size_for(layout, dataset=dataset))
-    for batch in encoded:
+    batch_size = batch_size or batch_size_for(layout, dataset=dataset)
+    if layout.batches_as_streams:
+        # no map to trace: it was a fifth of a 0.27 s tfdata save of 10,000 images, for no work
+        keys = [col.key("values") for col in layout.columns]
+        for batch in dataset.batch(batch_size).prefetch(2):
+            values = [x.numpy() for x in tf.nest.flatten(batch)]
+            yield {COUNT: np.int64(len(values[0])), **dict(zip(keys, values))}
+        return
+    for batch in layout.encode_batch_fn()(dataset, batch_size):
         yield {k: v.numpy() for k, v in batch.items()}
