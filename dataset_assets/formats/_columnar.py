@@ -155,6 +155,9 @@ class _Bounds:
         self.offsets: dict[str, np.ndarray] = {}  # stream key -> element boundaries in that stream
         self.byte_offsets: dict[str, np.ndarray] = {}
         self._plans: dict[tuple, list] = {}  # keys -> take_one's per-stream plan
+        # stream key -> rows(lo, hi) from the tables above, for `take_one`: string lengths, 1-D shapes.
+        # Each is a file read saved per element (mixed `art[i]`: 6 streams read, now 4)
+        self.derived: dict[str, Callable] = {}
         self.total_bytes = 0
         for col in layout.columns:
             size = int(np.prod(col.shape, dtype=np.int64)) if col.fixed else None
@@ -178,13 +181,16 @@ class _Bounds:
                 key = col.key("lengths") if col.is_string else col.key("values")
                 _expect_rows(arrays, key, values_rows, col)
                 self.offsets[key] = starts
+                if len(col.shape) == 1:  # a 1-D element's shape is its size: no read of the shapes stream
+                    self.derived[col.key("shapes")] = lambda lo, hi, s=starts: (s[lo + 1 : hi + 1] - s[lo:hi])[:, None]
                 if not col.is_string:
                     self.total_bytes += values_rows * col.storage_dtype.itemsize
             if col.is_string:
                 lengths = np.asarray(arrays[col.key("lengths")][:], dtype=np.int64)
                 if (lengths < 0).any():
                     raise _damaged(arrays, col.key("lengths"), col, "holds a negative string length")
-                self.byte_offsets[col.key("values")] = np.concatenate([[0], np.cumsum(lengths)])
+                self.byte_offsets[col.key("values")] = bo = np.concatenate([[0], np.cumsum(lengths)])
+                self.derived[col.key("lengths")] = lambda lo, hi, bo=bo: bo[lo + 1 : hi + 1] - bo[lo:hi]  # np.diff: 4x the time
                 _expect_rows(arrays, col.key("values"), int(self.byte_offsets[col.key("values")][-1]), col, "bytes")
                 self.offsets[col.key("values")] = self.offsets.get(col.key("lengths"))
                 if col.fixed:
@@ -233,7 +239,7 @@ class _Bounds:
     def _plan(self, key: str) -> tuple:
         """What `take_one` needs of a stream, looked up once: (rows per element or None, offsets, byte offsets, rows(lo, hi))."""
         array = self.arrays[key]
-        rows = getattr(array, "rows", None) or (lambda lo, hi, array=array: np.asarray(array[lo:hi]))  # npy: cached blocks; HDF5: a slice
+        rows = self.derived.get(key) or getattr(array, "rows", None) or (lambda lo, hi, array=array: np.asarray(array[lo:hi]))  # npy: cached blocks; HDF5: a slice
         return self.per_element.get(key), self.offsets.get(key), self.byte_offsets.get(key), rows
 
     def slice(self, key: str, a: int, b: int) -> np.ndarray:
