@@ -11,6 +11,7 @@ from .columns import COUNT, Layout, iter_batches
 from .errors import DatasetAssetsError
 from .fingerprint import Fingerprinter
 from .progress import Progress
+from .spec import unnamed
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _verify(report: VerifyReport, path, dataset, version, storage_options) -> No
 
 
 def _check_spec(report: VerifyReport, what: str, actual, expected) -> None:
-    if actual != expected:
+    if unnamed(actual) != unnamed(expected):
         report.fail(f"element_spec of {what} is {actual}, the manifest records {expected}")
 
 

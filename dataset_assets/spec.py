@@ -79,6 +79,15 @@ def spec_from_json(doc: dict) -> Any:
     raise ValueError(f"unknown spec type {kind!r}")
 
 
+def unnamed(spec: Any) -> Any:
+    """`spec` with every TensorSpec's `name` dropped, as artifacts store it (names label graph inputs, not data).
+
+    `from_generator(output_signature=tf.TensorSpec(..., name="x"))` gives named specs; a
+    saved artifact loads with `name=None`, and compared as is, the two never matched.
+    """
+    return tf.nest.map_structure(lambda s: tf.TensorSpec(s.shape, s.dtype) if isinstance(s, tf.TensorSpec) else s, spec)
+
+
 def leaf_paths(spec: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """(path, leaf spec) in tf.nest order; paths join dict keys and tuple indices with '/'."""
     if isinstance(spec, dict):

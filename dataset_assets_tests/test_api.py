@@ -142,3 +142,22 @@ def test_verify_of_garbage_never_raises(tmp_path):
     (tmp_path / "junk" / "manifest.json").write_text('{"format": "npy"}')
     report = da.verify(tmp_path / "junk")
     assert not report.ok and report.problems
+
+
+@pytest.mark.parametrize("fmt", ["npy", "hdf5", "tfrecord", "tfdata"])
+def test_verify_ignores_tensorspec_names(tmp_path, fmt):
+    """Names label graph inputs, not data: an artifact of a named spec verifies against its own dataset."""
+
+    def rows():
+        for i in range(5):
+            yield {"x": np.full(3, i, np.float32), "t": np.arange(i)}
+
+    spec = {"x": tf.TensorSpec([3], tf.float32, name="features"), "t": tf.TensorSpec([None], tf.int64, name="tokens")}
+    ds = tf.data.Dataset.from_generator(rows, output_signature=spec)
+    da.save(ds, tmp_path / "art", format=fmt)
+    assert da.load(tmp_path / "art").element_spec == {"x": tf.TensorSpec([3], tf.float32), "t": tf.TensorSpec([None], tf.int64)}
+    report = da.verify(tmp_path / "art", ds)
+    assert report.ok, report.problems
+    wrong = {"x": tf.TensorSpec([3], tf.float64, name="features"), "t": spec["t"]}
+    other = tf.data.Dataset.from_generator(lambda: ({"x": r["x"].astype(np.float64), "t": r["t"]} for r in rows()), output_signature=wrong)
+    assert not da.verify(tmp_path / "art", other).ok
