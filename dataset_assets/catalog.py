@@ -55,7 +55,7 @@ def load_asset(
     root = Location.of(artifact, storage_options)
     pointer = artifact.with_name(artifact.name + POINTER_SUFFIX)
     if chosen is None and partition_range is None and root.is_local and pointer.is_file():
-        return open_pipeline(pointer, verified)[0]  # a pipeline asset (local only): an artifact + its recipe, ready-to-train batches
+        return open_pipeline(pointer, verified, **load_options)[0]  # a pipeline asset (local only): an artifact + its recipe, ready-to-train batches
     store = ArtifactStore(root)
     if store.record() is not None or store.is_legacy():
         if chosen is not None or partition_range is not None:

@@ -88,10 +88,19 @@ def read_pointer(path: str | os.PathLike) -> dict:
     return doc
 
 
-def open_pipeline(path: str | os.PathLike, verified: bool = True) -> tuple[tf.data.Dataset, Recipe, dict]:
-    """(dataset, recipe, pointer) rebuilt from the pointer file at `path`."""
-    from .api import load
+def open_pipeline(path: str | os.PathLike, verified: bool = True, **load_options) -> tuple[tf.data.Dataset, Recipe, dict]:
+    """(dataset, recipe, pointer) rebuilt from the pointer file at `path`.
 
+    `load_options` (`split`, `shard`, `shuffle_seed`, `checked`) select what is read of the
+    artifact, before the recipe; its version is the one the pipeline was built on.
+    """
+    from .recipes.loading import load
+
+    if "version" in load_options:
+        raise ArtifactError(
+            f"{path}: a pipeline reads the artifact version it was built on (its pointer names it); "
+            "leave out version=, or load the artifact itself with dataset_assets.load(path, recipe, version=...)"
+        )
     path = Path(path)
     doc = read_pointer(path)
     artifact = path.parent / doc["artifact"]
@@ -110,10 +119,12 @@ def open_pipeline(path: str | os.PathLike, verified: bool = True) -> tuple[tf.da
                 f"{artifact} changed since {doc['pipeline']} was built on it (fitted statistics may no longer match); "
                 "materialize the pipeline again"
             )
-    dataset = recipe.apply(load(artifact, version=version), source_id=doc.get("artifact_fingerprint"))
-    return dataset, recipe, doc
+    return load(artifact, recipe, version=version, **load_options), recipe, doc
 
 
-def load_pipeline(name: str, verified: bool = True, base_dir: str | os.PathLike | None = None) -> tf.data.Dataset:
-    """The built pipeline `name` (e.g. "image_train_pipeline") as ready-to-train batches, read from disk."""
-    return open_pipeline(pointer_path(name, base_dir), verified)[0]
+def load_pipeline(name: str, verified: bool = True, base_dir: str | os.PathLike | None = None, **load_options) -> tf.data.Dataset:
+    """The built pipeline `name` (e.g. "image_train_pipeline") as ready-to-train batches, read from disk.
+
+    `load_options` (`split`, `shard`, `shuffle_seed`, `checked`) go to `load` of its artifact.
+    """
+    return open_pipeline(pointer_path(name, base_dir), verified, **load_options)[0]

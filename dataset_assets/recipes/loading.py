@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import tensorflow as tf
 
 from .. import api
@@ -30,4 +32,16 @@ def load(
     """
     recipe = None if recipe is None else Recipe.coerce(recipe)
     dataset = api.load(path, version=version, checked=checked, split=split, shard=shard, shuffle_seed=shuffle_seed, storage_options=storage_options)
-    return dataset if recipe is None else recipe.apply(dataset, source_id=dataset.manifest.fingerprint)
+    if recipe is None:
+        return dataset
+    return recipe.apply(dataset, source_id=source_id(dataset.manifest.fingerprint, split=split, shard=shard, shuffle_seed=shuffle_seed))
+
+
+def source_id(fingerprint: str, **selection) -> str:
+    """What a recipe's file caches are keyed on: the artifact's content, and which of its elements were read in which order.
+
+    Without the selection, `load(path, recipe, split="[5:]")` read back the cache that
+    `split="[:3]"` had written. Nothing selected: the fingerprint alone, as before.
+    """
+    chosen = {k: list(v) if isinstance(v, tuple) else v for k, v in selection.items() if v is not None}
+    return fingerprint if not chosen else f"{fingerprint} {json.dumps(chosen, sort_keys=True)}"

@@ -9,6 +9,7 @@ from dagster._core.loader import LoadingContextForTest
 
 from dataset_assets.dagster import DatasetIOManager, artifact_assets
 from dataset_assets.defs.recipes import PIPELINES, RECIPES_DIR, build_recipe_defs, recipe_code_version
+import dataset_assets as da
 from dataset_assets import load_pipeline
 from dataset_assets.recipes import Recipe, RecipeError, transform
 from dataset_assets.recipes.transforms import cast
@@ -97,6 +98,24 @@ def test_pipeline_asset_loads_ready_batches_equal_to_the_in_memory_build(locatio
     pipeline_event = location.instance.get_latest_materialization_event(PIPELINE)
     assert pipeline_event.asset_materialization.metadata["recipe_fingerprint"].value == stored.fingerprint
     assert location.status(PIPELINE) == StaleStatus.FRESH
+
+
+@pytest.mark.parametrize("options", [{"split": "[:40%]"}, {"shard": (2, 1)}, {"split": "[10:]", "shard": (3, 0), "shuffle_seed": 7}])
+def test_pipeline_reads_only_the_elements_selected(location, options):
+    """`split`, `shard` and `shuffle_seed` select what is read of the artifact; the recipe runs on that."""
+    selected = da.load(location.base / "tiny_npy", **options)
+    expected = sorted(int(e["label"]) for e in selected.as_numpy_iterator())
+    assert 0 < len(expected) < 23
+    for loaded in (load_pipeline("tiny_train_pipeline", base_dir=location.base, **options), da.load_asset("tiny_train_pipeline", base_dir=location.base, **options)):
+        labels = [int(x) for _, batch in loaded.as_numpy_iterator() for x in batch]
+        assert sorted(labels) == expected
+
+
+def test_pipeline_refuses_a_version_and_unknown_options(location):
+    with pytest.raises(da.ArtifactError, match="reads the artifact version it was built on"):
+        load_pipeline("tiny_train_pipeline", base_dir=location.base, version="v1")
+    with pytest.raises(TypeError, match="bogus"):
+        da.load_asset("tiny_train_pipeline", base_dir=location.base, bogus=1)
 
 
 def test_check_detects_the_stored_recipe_changed_behind_its_back(location):

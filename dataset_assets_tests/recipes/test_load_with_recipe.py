@@ -1,6 +1,7 @@
 """`dataset_assets.load(path, recipe=...)`: an artifact and its pipeline in one call."""
 
 import pytest
+import tensorflow as tf
 
 import dataset_assets as da
 from dataset_assets.recipes import Recipe, RecipeError
@@ -57,3 +58,19 @@ def test_file_cache_uses_the_cache_dir_and_the_artifact_fingerprint(artifact, tm
     recipe = Recipe().map("normalize", fields=["image"]).cache("images")
     assert_same_elements(da.load(artifact, recipe=recipe), recipe.apply(make_images()))
     assert any(p.name.startswith("images-") for p in (tmp_path / "cache").iterdir())
+
+
+def test_file_cache_is_keyed_on_the_elements_selected(tmp_path, monkeypatch):
+    """One cache file per split, shard and seed: a second split never reads the first one's cache."""
+    monkeypatch.setenv("DATASET_ASSETS_CACHE_DIR", str(tmp_path / "cache"))
+    da.save(tf.data.Dataset.range(24), tmp_path / "ids", format="npy")
+    recipe = Recipe().cache("ids")
+    for options, expected in [
+        ({}, list(range(24))),
+        ({"split": "[:3]"}, [0, 1, 2]),
+        ({"split": "[20:]"}, [20, 21, 22, 23]),
+        ({"shard": (2, 1)}, list(range(12, 24))),
+        ({"split": "[20:]"}, [20, 21, 22, 23]),  # its own cache, written above, read back
+    ]:
+        assert list(da.load(tmp_path / "ids", recipe, **options).as_numpy_iterator()) == expected, options
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".index")]) == 4
