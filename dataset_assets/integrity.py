@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from .columns import COUNT, Layout, iter_batches
+from .columns import COUNT, Layout, batch_size_for, iter_batches
 from .errors import DatasetAssetsError
 from .fingerprint import Fingerprinter
 from .progress import Progress
@@ -98,11 +98,12 @@ def _check_spec(report: VerifyReport, what: str, actual, expected) -> None:
 def _compare(report, layout: Layout, loaded, reference, manifest) -> None:
     fp_loaded = Fingerprinter(layout)
     fp_ref = Fingerprinter(layout) if reference is not None else None
-    ref_iter = iter_batches(reference, layout) if reference is not None else None
+    size = batch_size_for(layout, dataset=loaded)  # one batch size for both: their batches then differ in count only where one ends
+    ref_iter = iter_batches(reference, layout, size) if reference is not None else None
     seen = 0
     progress = Progress(f"verify {report.path.rstrip('/').rsplit('/', 1)[-1]}", manifest.num_elements)
     try:
-        for batch in iter_batches(loaded, layout):
+        for batch in iter_batches(loaded, layout, size):
             fp_loaded.update(batch)
             progress.update(int(batch[COUNT]), sum(a.nbytes for a in batch.values()))
             if ref_iter is not None:
@@ -111,6 +112,10 @@ def _compare(report, layout: Layout, loaded, reference, manifest) -> None:
                     report.fail(f"the artifact holds more elements than the reference dataset ({seen} + more)")
                     return
                 fp_ref.update(ref)
+                if int(ref[COUNT]) != int(batch[COUNT]):  # one of the two ends within this batch: count the reference's rest
+                    total = seen + int(ref[COUNT]) + sum(int(rest[COUNT]) for rest in ref_iter)
+                    report.fail(f"the reference dataset has {total} elements, the artifact {manifest.num_elements}")
+                    return
                 where = _first_difference(layout, batch, ref)
                 if where is not None:
                     report.fail(f"element {seen + where[0]} differs from the reference in {where[1]!r}")
@@ -132,9 +137,7 @@ def _compare(report, layout: Layout, loaded, reference, manifest) -> None:
 
 
 def _first_difference(layout: Layout, a: dict, b: dict) -> tuple[int, str] | None:
-    """(index within the batch, column name) of the first differing element; bitwise, so NaN equals NaN."""
-    if int(a[COUNT]) != int(b[COUNT]):
-        return (min(int(a[COUNT]), int(b[COUNT])), "element count")
+    """(index within the batch, column name) of the first differing element of two batches of one count; bitwise, so NaN equals NaN."""
     for col, stream in layout.stream_keys():
         x, y = a[col.key(stream)], b[col.key(stream)]
         if x.shape == y.shape and x.tobytes() == y.tobytes():

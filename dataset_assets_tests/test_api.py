@@ -128,7 +128,8 @@ def test_verify_against_a_different_dataset(artifact):
 def test_verify_against_a_shorter_dataset(artifact):
     path, ds = artifact
     report = da.verify(path, ds.take(3))
-    assert not report.ok
+    assert report.problems == ["the reference dataset has 3 elements, the artifact 4"]
+    assert da.verify(path, ds.repeat(2)).problems == ["the reference dataset has 8 elements, the artifact 4"]
 
 
 def test_verify_reports_spec_mismatch(artifact):
@@ -161,3 +162,11 @@ def test_verify_ignores_tensorspec_names(tmp_path, fmt):
     wrong = {"x": tf.TensorSpec([3], tf.float64, name="features"), "t": spec["t"]}
     other = tf.data.Dataset.from_generator(lambda: ({"x": r["x"].astype(np.float64), "t": r["t"]} for r in rows()), output_signature=wrong)
     assert not da.verify(tmp_path / "art", other).ok
+
+
+def test_verify_compares_strings_of_other_sizes_element_by_element(tmp_path):
+    """Batches are sized from the first element: the reference's must not differ from the artifact's."""
+    ds = tf.data.Dataset.from_tensor_slices([b"a" * 10] + [b"b"] * 99)
+    da.save(ds, tmp_path / "s", format="npy")
+    other = tf.data.Dataset.from_tensor_slices([b"a" * 4_000_000] + [b"b"] * 99)
+    assert da.verify(tmp_path / "s", other).problems[0] == "element 0 differs from the reference in 'value'"

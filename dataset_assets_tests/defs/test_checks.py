@@ -73,7 +73,7 @@ def test_round_trip_fails_when_the_artifact_no_longer_matches_its_source(graph, 
     verdicts = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert verdicts["integrity"].passed  # the files are intact ...
     assert not verdicts["round_trip"].passed  # ... but they are not the source dataset
-    assert "element 10 differs from the reference in 'element count'" in verdicts["round_trip"].metadata["problems"].value
+    assert "elements, the artifact 10" in verdicts["round_trip"].metadata["problems"].value
 
 
 def _requested(evaluation) -> set[str]:
