@@ -44,7 +44,7 @@ def element_range(num_elements: int, split: str | None = None, shard: tuple[int,
 
 def _split_bounds(split: str, n: int) -> tuple[int, int]:
     match = _SPLIT.match(split) if isinstance(split, str) else None
-    if match is None:
+    if match is None or split.strip().startswith("[") != split.strip().endswith("]"):  # both brackets or neither
         raise SelectionError(
             f"split {split!r} is not a slice; write it as TFDS does, e.g. '[:10%]', '[10%:20%]', '[-1000:]' or '[100:200]'"
         )

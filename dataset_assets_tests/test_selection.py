@@ -35,7 +35,7 @@ def test_split_bounds_follow_tfds(n, split, expected):
     assert (selected.start, selected.stop) == expected
 
 
-@pytest.mark.parametrize("split", ["train[:10%]", "[1.5:]", "[:101%]", "[a:b]", "", 10])
+@pytest.mark.parametrize("split", ["train[:10%]", "[1.5:]", "[:101%]", "[a:b]", "", 10, "[:10", ":10]"])
 def test_a_malformed_split_is_refused_with_the_syntax(split):
     with pytest.raises(SelectionError, match="split"):
         element_range(10, split)

@@ -54,7 +54,10 @@ def run(args) -> int:
     src = target(args.src)
     source = da.read_manifest(src)
     dataset = da.load(src)
-    manifest = da.save(dataset, args.dst, format=args.format, overwrite=args.overwrite, **options)
+    try:
+        manifest = da.save(dataset, args.dst, format=args.format, overwrite=args.overwrite, **options)
+    except da.ArtifactExistsError as e:  # its advice is the Python keyword; here it is a flag
+        raise da.ArtifactExistsError(str(e).replace("pass overwrite=True", "pass --overwrite")) from None
     same = manifest.fingerprint == source.fingerprint
     doc = {
         "src": str(src), "dst": str(args.dst), "format": manifest.format, "version": manifest.version, "options": manifest.options,

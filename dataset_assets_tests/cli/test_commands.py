@@ -121,7 +121,7 @@ def test_convert_keeps_the_fingerprint_and_passes_options(run, cli, home, npy_ar
     assert not TF_INFO.search(result.err), result.err
 
     again = cli("convert", "digits", str(dst), "--format", "hdf5", "--json")
-    assert again.code == 2 and "already exists" in again.err and da.read_manifest(dst).format == "tfrecord"
+    assert again.code == 2 and "already exists; pass --overwrite" in again.err and da.read_manifest(dst).format == "tfrecord"
     doc = cli("convert", "digits", str(dst), "--format", "hdf5", "--overwrite", "--json").json()
     assert doc["fingerprint_unchanged"] is True and doc["format"] == "hdf5" and da.read_manifest(dst).format == "hdf5"
 
