@@ -60,7 +60,7 @@ def main() -> None:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(train, epochs=args.epochs, verbose=0)
+    model.fit(train, epochs=args.epochs, verbose=0, shuffle=False)  # the datasets shuffle themselves; Keras warns it cannot
     _, accuracy = model.evaluate(test, verbose=0)
     print(f"{source}: {n_train} training and {n_test} held-out images of {num_classes} classes")
     print(f"held-out accuracy: {accuracy:.3f} (chance: {1 / num_classes:.3f})")
