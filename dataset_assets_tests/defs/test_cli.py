@@ -22,9 +22,9 @@ def test_materialize_command_end_to_end(tmp_path):
     out = proc.stdout
     assert f"artifacts in {tmp_path / 'artifacts'}:" in out and "checks: 32 passed, 0 failed" in out
     assert f"DAGSTER_HOME={tmp_path / 'dagster'} dagster dev -w " in out and out.rstrip().endswith("done")
-    assert re.search(r"\n  image_pathlist +pathlist +1,000 elements +[0-9.]+ MB  verified\n", out)
-    assert re.search(r"\n  numeric_dataset +npy +1,797 elements +[0-9.]+ MB  checked\n", out)
-    assert len(re.findall(r"MB  verified\n", out)) == 13
+    assert re.search(r"\n  image_pathlist +pathlist +1,000 elements +[0-9.,]+ [kMG]?B  verified\n", out)
+    assert re.search(r"\n  numeric_dataset +npy +1,797 elements +[0-9.,]+ [kMG]?B  checks passed\n", out)
+    assert len(re.findall(r"B  verified\n", out)) == 13
     assert "enabled: false" in (tmp_path / "dagster" / "dagster.yaml").read_text()  # written, telemetry off
     assert "Telemetry" not in out + proc.stderr and "usage statistics" not in out + proc.stderr  # so no banner
 
