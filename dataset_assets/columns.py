@@ -257,7 +257,7 @@ class Layout:
                 values, sizes, shapes = per_column[cols[0].index]
                 inner = list(leaf.spec.shape[1:])
                 lengths = tf.cast(shapes[:, 0], leaf.spec.row_splits_dtype)
-                leaves.append(tf.RaggedTensor.from_row_lengths(tf.reshape(values, [-1, *inner]), lengths, validate=False))
+                leaves.append(tf.RaggedTensor.from_row_lengths(_rows(values, inner, lengths), lengths, validate=False))
             else:
                 leaves.append(self._ragged_chunk(leaf, per_column))
         return tuple(leaves) if self.needs_finish else self.pack(leaves)
@@ -266,11 +266,11 @@ class Layout:
         *row_cols, flat_col = leaf.columns
         inner = list(leaf.spec.shape[leaf.ragged_rank + 1 :])
         flat = per_column[flat_col.index]
-        flat = tf.reshape(flat[0], [-1, *inner]) if isinstance(flat, tuple) else tf.reshape(flat, [-1, *inner])
         lengths = []
         for col in row_cols:
             part = per_column[col.index]
             lengths.append(part[0] if isinstance(part, tuple) else tf.reshape(part, [-1]))
+        flat = _rows(flat[0] if isinstance(flat, tuple) else flat, inner, lengths[-1])
         rt = tf.RaggedTensor.from_nested_row_lengths(flat, lengths, validate=False)
         nrows = leaf.spec.shape[0]
         first = per_column[row_cols[0].index]
@@ -317,6 +317,17 @@ class Layout:
 def _stream_key(index: int, name: str, stream: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
     return f"c{index:03d}.{safe}.{stream}"
+
+
+def _rows(values: tf.Tensor, inner: list, lengths: tf.Tensor) -> tf.Tensor:
+    """Flat `values` as rows of shape `inner`, as many as `lengths` add up to.
+
+    The count is given, not inferred with -1: where `inner` holds a 0 every row is empty and
+    reshape cannot infer it (it made 1 row of 5, and loading failed on data saved fine).
+    """
+    if 0 not in inner:
+        return tf.reshape(values, [-1, *inner])
+    return tf.reshape(values, tf.concat([tf.reshape(tf.reduce_sum(tf.cast(lengths, tf.int64)), [1]), tf.constant(inner, tf.int64)], 0))
 
 
 def _value_streams(col: Column, values: tf.Tensor) -> dict:

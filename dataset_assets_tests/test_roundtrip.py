@@ -58,6 +58,11 @@ CASES = {
         {"tokens": _ragged_slices(), "seq": tf.data.Dataset.range(4).map(lambda i: tf.range(i)), "x": tf.data.Dataset.range(4)}
     ),
     "zero_size": lambda: tf.data.Dataset.from_tensor_slices({"e": np.zeros((3, 0, 2), np.float32), "s": np.zeros((3, 0), object).astype(bytes)}),
+    # ragged with a 0 in its uniform inner dimensions: every row is empty, only the row lengths tell how many
+    "ragged_zero_inner": lambda: tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_lengths(tf.zeros([5, 0], tf.int32), [2, 0, 3])),
+    "ragged_rank1_zero_inner": lambda: tf.data.Dataset.from_tensor_slices(
+        tf.RaggedTensor.from_row_lengths(tf.RaggedTensor.from_row_lengths(tf.zeros([6, 0], tf.int32), [1, 0, 2, 3]), [2, 0, 2])
+    ),
     "batched_short_last": lambda: tf.data.Dataset.from_tensor_slices(_values("float32", [10, 3])).batch(4),
     "empty": lambda: tf.data.Dataset.from_tensor_slices(_values("float32", [0, 3])),
     "one_element": lambda: tf.data.Dataset.from_tensors({"x": _values("uint8", [2, 2, 3]), "s": tf.constant(b"only")}),
