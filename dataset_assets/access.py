@@ -82,6 +82,10 @@ class Artifact:
         indices = np.asarray(key)
         if indices.dtype == bool or indices.ndim != 1 or not (indices.size == 0 or np.issubdtype(indices.dtype, np.integer)):
             raise TypeError(f"an Artifact is indexed by an int, a slice or a list of ints, not {type(key).__name__} {key!r:.80}")
+        if indices.dtype.kind == "u":  # compared before the cast: 2**64 - 1 as int64 is -1, the last element
+            too_big = indices >= len(self)
+            if too_big.any():
+                raise IndexError(f"index {int(indices[too_big][0])} is out of range for {self._where} ({len(self)} elements)")
         indices = indices.astype(np.int64)
         bad = (indices < -len(self)) | (indices >= len(self))
         if bad.any():

@@ -40,7 +40,9 @@ def fingerprint(dataset, layout: Layout | None = None) -> str:
     """Fingerprint of a dataset, computed by streaming it once."""
     from .columns import iter_batches
 
-    layout = layout or Layout(dataset.element_spec)
+    if layout is None:
+        spec_to_json(dataset.element_spec)  # first, as save does: its errors name the unsupported feature
+        layout = Layout(dataset.element_spec)
     fp = Fingerprinter(layout)
     for batch in iter_batches(dataset, layout):
         fp.update(batch)

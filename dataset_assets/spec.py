@@ -28,8 +28,10 @@ def spec_to_json(spec: Any, where: str = "element") -> dict:
                 "variable), which no format can save; map it to plain tensors first (for a TensorList, "
                 "tf.raw_ops.TensorListStack; for a variable, its value)"
             )
+        _refuse_quantized(spec.dtype, where)
         return {"type": "tensor", "dtype": spec.dtype.name, "shape": _shape_to_json(spec.shape, where)}
     if isinstance(spec, tf.RaggedTensorSpec):
+        _refuse_quantized(spec.dtype, where)
         return {
             "type": "ragged",
             "dtype": spec.dtype.name,
@@ -58,6 +60,15 @@ def spec_to_json(spec: Any, where: str = "element") -> dict:
             f"{where} is a tf.SparseTensor; convert it with tf.sparse.to_dense or to a tf.RaggedTensor before saving"
         )
     raise UnsupportedDatasetError(f"{where} has a spec of type {type(spec).__name__}, which cannot be saved")
+
+
+def _refuse_quantized(dtype: tf.DType, where: str) -> None:
+    if dtype.is_quantized:  # TensorFlow itself has no kernels to batch or reshape them
+        plain = {"qint8": "int8", "quint8": "uint8", "qint16": "int16", "quint16": "uint16", "qint32": "int32"}.get(dtype.name, "an integer type")
+        raise UnsupportedDatasetError(
+            f"{where} is a quantized {dtype.name} tensor, which no format can save; store its integers instead, "
+            f"e.g. dataset.map(lambda x: tf.bitcast(x, tf.{plain}))"
+        )
 
 
 def spec_from_json(doc: dict) -> Any:

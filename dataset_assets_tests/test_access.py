@@ -95,6 +95,10 @@ def test_bad_indices_are_refused_like_a_sequence(tmp_path):
             art[bad]
     with pytest.raises(IndexError):
         art[[0, 9]]
+    for huge in ([2**64 - 1], np.array([2**63], np.uint64), np.uint64(2**64 - 1)):  # not wrapped round to the last element
+        with pytest.raises(IndexError, match="out of range"):
+            art[huge]
+    assert art[np.array([4], np.uint64)] == [4]
     for bad in ("a", 1.5, [[0]], [True, False]):
         with pytest.raises(TypeError, match="int, a slice or a list of ints"):
             art[bad]

@@ -46,6 +46,21 @@ def test_sparse_is_refused_with_advice(tmp_path):
         da.save(ds, tmp_path / "art", format="npy")
 
 
+def test_quantized_is_refused_with_advice(tmp_path):
+    ds = tf.data.Dataset.from_tensor_slices({"q": tf.constant(np.array([1, 2], tf.qint16.as_numpy_dtype), tf.qint16)})
+    with pytest.raises(da.UnsupportedDatasetError, match=r"\['q'\] is a quantized qint16.*bitcast\(x, tf.int16\)"):
+        da.save(ds, tmp_path / "art", format="npy")
+    assert not (tmp_path / "art").exists()
+
+
+def test_fingerprint_refuses_what_save_refuses_in_the_same_words():
+    ds = tf.data.Dataset.range(3).map(lambda i: {"f": tf.numpy_function(lambda v: v, [i], tf.int64)})
+    with pytest.raises(da.UnsupportedDatasetError, match=r"\['f'\].*unknown rank"):
+        da.fingerprint(ds)
+    with pytest.raises(da.UnsupportedDatasetError, match="SparseTensor"):
+        da.fingerprint(tf.data.Dataset.from_tensors(tf.sparse.from_dense([1, 0, 2])))
+
+
 def test_unknown_format_and_option(tmp_path):
     with pytest.raises(da.UnsupportedDatasetError, match="unknown format 'parquet'.*npy"):
         da.save(tf.data.Dataset.range(3), tmp_path / "a", format="parquet")
