@@ -57,6 +57,8 @@ def _dense(streams: dict, count: int, values_key: str, shapes_key, lengths_key, 
         values = _strings(np.asarray(values), np.asarray(streams[lengths_key], np.int64))
     elif view is not None:
         values = np.asarray(values).view(view)
+    if isinstance(values, np.ndarray) and not values.flags.writeable:  # a view of a record's bytes (tfrecord): the caller's own copy
+        values = values.copy()
     if shapes_key is None:
         return np.asarray(values).reshape(count, *shape)
     shapes = np.asarray(streams[shapes_key], np.int64).reshape(count, rank)

@@ -19,6 +19,7 @@ def assert_same(got, want, where) -> None:
     for a, b in zip(leaves(got), leaves(want)):
         if isinstance(b, np.ndarray):
             assert (a.dtype, a.shape) == (b.dtype, b.shape), where
+            assert a.flags.writeable, where  # the caller's own array, never a view of a record or a map
             assert a.tolist() == b.tolist() if b.dtype == object else a.tobytes() == b.tobytes(), where
         else:
             assert a == b, where
